@@ -1,0 +1,97 @@
+//! What the protocol needs to know about the node: role, tunnels, timings.
+
+use std::time::Duration;
+
+use crate::ids::Role;
+
+/// The protocol's view of a node's configuration. The CLI builds it from
+/// config.json; the simulation builds it directly.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Server, client 1 or client 2.
+    pub role: Role,
+    /// Names of the tunnels this node listens for (index = [`TunnelId`](crate::TunnelId)).
+    pub listens: Vec<String>,
+    /// Names of the tunnels this node connects out for (index = [`TunnelId`](crate::TunnelId)).
+    pub connects: Vec<String>,
+    /// The seed's `standbySocketCloseDurationSecs`: how long listen sockets
+    /// stay closed after a switch.
+    pub standby_close: Duration,
+    /// Bytes buffered per stream and direction: the receive window we grant
+    /// and the most we hold unacknowledged for resend.
+    pub stream_window: u32,
+    /// How long a session outlives its WebSocket before its streams are reset.
+    pub resume_grace: Duration,
+    /// Send a keepalive after this long without sending anything.
+    pub keepalive_interval: Duration,
+    /// Close a link after this long without receiving anything.
+    pub keepalive_timeout: Duration,
+    /// First delay before a client redials the server; doubles per failure.
+    pub reconnect_min: Duration,
+    /// Cap of the reconnect delay.
+    pub reconnect_max: Duration,
+    /// Most streams one session may hold; opens beyond it are refused.
+    pub max_streams: usize,
+    /// Largest WebSocket message `poll_transmit` builds, in bytes.
+    pub max_message: usize,
+    /// Seeds the jitter of reconnect delays (the only randomness).
+    pub rng_seed: u64,
+}
+
+impl Config {
+    /// A config with the documented defaults for everything but the role and tunnels.
+    pub fn new(role: Role) -> Config {
+        Config {
+            role,
+            listens: Vec::new(),
+            connects: Vec::new(),
+            standby_close: Duration::from_secs(30),
+            stream_window: 4 * 1024 * 1024,
+            resume_grace: Duration::from_secs(30),
+            keepalive_interval: Duration::from_secs(5),
+            keepalive_timeout: Duration::from_secs(20),
+            reconnect_min: Duration::from_millis(100),
+            reconnect_max: Duration::from_secs(5),
+            max_streams: 65_536,
+            max_message: 256 * 1024,
+            rng_seed: 0x7463_7077_7321,
+        }
+    }
+
+    /// Checks the limits the protocol relies on; the message names the field.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.stream_window < 1024 {
+            return Err(format!(
+                "stream_window must be at least 1024 bytes, got {}",
+                self.stream_window
+            ));
+        }
+        if self.max_message < 1024 || self.max_message > crate::frame::MAX_MESSAGE {
+            return Err(format!(
+                "max_message must be between 1024 and {} bytes, got {}",
+                crate::frame::MAX_MESSAGE,
+                self.max_message
+            ));
+        }
+        if self.keepalive_interval.is_zero() || self.keepalive_timeout <= self.keepalive_interval {
+            return Err(
+                "keepalive_timeout must be longer than a non-zero keepalive_interval".into(),
+            );
+        }
+        if self.reconnect_min.is_zero() || self.reconnect_max < self.reconnect_min {
+            return Err("reconnect_max must be at least a non-zero reconnect_min".into());
+        }
+        if self.max_streams == 0 {
+            return Err("max_streams must be at least 1".into());
+        }
+        for name in self.listens.iter().chain(&self.connects) {
+            if name.is_empty() || name.len() > crate::frame::MAX_TUNNEL_NAME {
+                return Err(format!(
+                    "tunnel name {name:?} must be 1 to {} bytes long",
+                    crate::frame::MAX_TUNNEL_NAME
+                ));
+            }
+        }
+        Ok(())
+    }
+}

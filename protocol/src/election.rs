@@ -1,0 +1,202 @@
+//! Who is active: the server's authoritative choice and a client's view of it.
+//!
+//! The rules (DESIGN.md, "High availability"):
+//! * the first client online becomes active (client 1 when it is online);
+//!   a client coming online later never preempts the active one;
+//! * first data on a standby's listen socket makes it active (a *switch*);
+//! * when the active client is gone past the grace period and the other is
+//!   online, the other becomes active (a *failover*);
+//! * every change increments the epoch; announcements with an older epoch
+//!   are ignored.
+
+use crate::frame::ActiveWhy;
+use crate::ids::ClientId;
+
+/// The server's election state.
+#[derive(Debug, Default)]
+pub(crate) struct Election {
+    pub(crate) active: Option<ClientId>,
+    pub(crate) epoch: u64,
+}
+
+/// A change of active client decided by the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Change {
+    pub(crate) from: Option<ClientId>,
+    pub(crate) to: Option<ClientId>,
+    pub(crate) why: ActiveWhy,
+}
+
+impl Election {
+    /// Keeps epochs growing across server restarts: clients report the
+    /// highest epoch they saw.
+    pub(crate) fn observe_epoch(&mut self, epoch: u64) {
+        self.epoch = self.epoch.max(epoch);
+    }
+
+    fn set(&mut self, to: Option<ClientId>, why: ActiveWhy) -> Change {
+        let from = self.active;
+        self.active = to;
+        self.epoch += 1;
+        Change { from, to, why }
+    }
+
+    /// A client's session came up. `preferred_online` is whether client 1 is
+    /// online too (both may come up in one step after a server restart).
+    pub(crate) fn on_session_up(&mut self, client: ClientId, one_online: bool) -> Option<Change> {
+        if self.active.is_some() {
+            return None;
+        }
+        let pick = if one_online { ClientId::One } else { client };
+        Some(self.set(Some(pick), ActiveWhy::Default))
+    }
+
+    /// First data on `client`'s listen socket while it was standby.
+    pub(crate) fn on_claim(&mut self, client: ClientId) -> Option<Change> {
+        if self.active == Some(client) {
+            return None;
+        }
+        Some(self.set(Some(client), ActiveWhy::Claim))
+    }
+
+    /// `client`'s session ended for good; `other_online` says whether the
+    /// other client has a session.
+    pub(crate) fn on_session_gone(
+        &mut self,
+        client: ClientId,
+        other_online: bool,
+    ) -> Option<Change> {
+        if self.active != Some(client) {
+            return None;
+        }
+        if other_online {
+            Some(self.set(Some(client.other()), ActiveWhy::Failover))
+        } else {
+            let from = self.active.take();
+            Some(Change {
+                from,
+                to: None,
+                why: ActiveWhy::Failover,
+            })
+        }
+    }
+}
+
+/// A client's knowledge of the election.
+#[derive(Debug)]
+pub(crate) struct ClientView {
+    pub(crate) me: ClientId,
+    pub(crate) active: Option<ClientId>,
+    pub(crate) epoch: u64,
+    /// The epoch at which we last claimed, so one switch sends one claim.
+    pub(crate) claimed_at: Option<u64>,
+}
+
+impl ClientView {
+    pub(crate) fn new(me: ClientId) -> ClientView {
+        ClientView {
+            me,
+            active: None,
+            epoch: 0,
+            claimed_at: None,
+        }
+    }
+
+    /// Adopts the server's state wholesale (a new session).
+    pub(crate) fn reset(&mut self, active: Option<ClientId>, epoch: u64) {
+        self.active = active;
+        self.epoch = epoch;
+        self.claimed_at = None;
+    }
+
+    /// Applies an announcement. Returns `Some(true)` when we just went from
+    /// active to standby by a switch (we must close our listen sockets),
+    /// `Some(false)` for another accepted change, `None` when stale.
+    pub(crate) fn on_announce(
+        &mut self,
+        active: Option<ClientId>,
+        epoch: u64,
+        why: ActiveWhy,
+    ) -> Option<bool> {
+        if epoch <= self.epoch {
+            return None;
+        }
+        let was_active = self.active == Some(self.me);
+        self.active = active;
+        self.epoch = epoch;
+        Some(was_active && active != Some(self.me) && why == ActiveWhy::Claim)
+    }
+
+    /// Whether first data on our listen socket should claim activity now
+    /// (and remembers that it did).
+    pub(crate) fn should_claim(&mut self) -> bool {
+        if self.active == Some(self.me) || self.claimed_at == Some(self.epoch) {
+            return false;
+        }
+        self.claimed_at = Some(self.epoch);
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ClientId::{One, Two};
+
+    #[test]
+    fn first_online_is_active_and_no_preemption() {
+        let mut e = Election::default();
+        let c = e.on_session_up(Two, false).unwrap();
+        assert_eq!((c.from, c.to), (None, Some(Two)));
+        assert_eq!(
+            e.on_session_up(One, true),
+            None,
+            "client 1 does not preempt"
+        );
+        assert_eq!(e.active, Some(Two));
+    }
+
+    #[test]
+    fn client_one_preferred_when_both_online() {
+        let mut e = Election::default();
+        assert_eq!(e.on_session_up(Two, true).unwrap().to, Some(One));
+    }
+
+    #[test]
+    fn claim_switches_and_bumps_epoch() {
+        let mut e = Election::default();
+        e.on_session_up(One, true);
+        let epoch = e.epoch;
+        assert_eq!(e.on_claim(One), None);
+        let c = e.on_claim(Two).unwrap();
+        assert_eq!(
+            (c.from, c.to, c.why),
+            (Some(One), Some(Two), ActiveWhy::Claim)
+        );
+        assert_eq!(e.epoch, epoch + 1);
+    }
+
+    #[test]
+    fn failover_only_for_the_active_client() {
+        let mut e = Election::default();
+        e.on_session_up(One, true);
+        assert_eq!(e.on_session_gone(Two, true), None);
+        let c = e.on_session_gone(One, true).unwrap();
+        assert_eq!((c.to, c.why), (Some(Two), ActiveWhy::Failover));
+        let c = e.on_session_gone(Two, false).unwrap();
+        assert_eq!(c.to, None);
+        assert_eq!(e.on_session_up(One, true).unwrap().to, Some(One));
+    }
+
+    #[test]
+    fn client_view_ignores_stale_and_detects_new_standby() {
+        let mut v = ClientView::new(One);
+        v.reset(Some(One), 3);
+        assert_eq!(v.on_announce(Some(Two), 3, ActiveWhy::Claim), None);
+        assert_eq!(v.on_announce(Some(Two), 4, ActiveWhy::Claim), Some(true));
+        assert!(v.should_claim());
+        assert!(!v.should_claim(), "one claim per epoch");
+        assert_eq!(v.on_announce(Some(One), 5, ActiveWhy::Claim), Some(false));
+        assert!(!v.should_claim());
+    }
+}

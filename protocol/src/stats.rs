@@ -1,0 +1,36 @@
+//! Counters the runtime exports as metrics.
+
+/// A snapshot of an endpoint's counters and gauges.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// WebSocket links that completed their hello.
+    pub links_up: u64,
+    /// Sessions alive (connected or within their resume grace).
+    pub sessions: u64,
+    /// Streams alive in all sessions.
+    pub streams: u64,
+    /// Local TCP connections the protocol tracks.
+    pub conns: u64,
+    /// Bytes taken from local TCP connections.
+    pub bytes_from_apps: u64,
+    /// Bytes handed to local TCP connections.
+    pub bytes_to_apps: u64,
+    /// Bytes held in send and receive buffers.
+    pub bytes_buffered: u64,
+    /// Streams opened in total.
+    pub streams_opened: u64,
+    /// Opens refused (unknown tunnel, unreachable target, limit).
+    pub opens_refused: u64,
+    /// Streams reset (by either side, for any reason).
+    pub streams_reset: u64,
+    /// Sessions that continued on a new link.
+    pub resumes: u64,
+    /// Sessions ended (grace expired, replaced, refused).
+    pub sessions_ended: u64,
+    /// Active-client changes caused by first data on a standby.
+    pub switches: u64,
+    /// Active-client changes caused by the active client's loss.
+    pub failovers: u64,
+    /// Links closed for a protocol violation.
+    pub protocol_errors: u64,
+}

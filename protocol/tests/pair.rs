@@ -1,0 +1,241 @@
+//! A server and client 1 wired back to back, message by message, on virtual
+//! time: the smallest end-to-end check of the endpoint API. The full
+//! three-node simulation with faults lives in the tcpws-tests crate.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use tcpws_protocol::{ClientId, Config, ConnId, Endpoint, LinkId, Output, Role, TunnelId};
+
+#[allow(clippy::disallowed_methods)]
+fn origin() -> Instant {
+    // Only differences between instants matter.
+    Instant::now()
+}
+
+/// A fake TCP socket: what the app wrote to us, what we delivered to it.
+#[derive(Default, Debug)]
+struct Sock {
+    delivered: Vec<u8>,
+    shut_write: bool,
+    closed: Option<bool>,
+}
+
+struct Node {
+    ep: Endpoint,
+    socks: BTreeMap<ConnId, Sock>,
+    dials: Vec<(ConnId, TunnelId)>,
+    listening: bool,
+}
+
+impl Node {
+    fn drain(&mut self, now: Instant) {
+        while let Some(o) = self.ep.poll_output() {
+            match o {
+                Output::Dial { conn, tunnel } => {
+                    self.socks.insert(conn, Sock::default());
+                    self.dials.push((conn, tunnel));
+                }
+                Output::Deliver { conn } => loop {
+                    let chunk = self.ep.recv_chunk(conn).to_vec();
+                    if chunk.is_empty() {
+                        break;
+                    }
+                    self.socks.entry(conn).or_default().delivered.extend(&chunk);
+                    self.ep.handle_app_written(conn, chunk.len(), now);
+                },
+                Output::ShutdownWrite { conn } => {
+                    self.socks.entry(conn).or_default().shut_write = true
+                }
+                Output::Close { conn, reset } => {
+                    self.socks.entry(conn).or_default().closed = Some(reset)
+                }
+                Output::StartListening { .. } => self.listening = true,
+                Output::StopListening { .. } => self.listening = false,
+                _ => {}
+            }
+        }
+    }
+}
+
+struct Pair {
+    now: Instant,
+    server: Node,
+    client: Node,
+    link: LinkId,
+}
+
+fn config(role: Role) -> Config {
+    let mut c = Config::new(role);
+    c.stream_window = 64 * 1024;
+    c.max_message = 32 * 1024;
+    c
+}
+
+impl Pair {
+    fn new() -> Pair {
+        let now = origin();
+        let mut sc = config(Role::Server);
+        sc.listens = vec!["web".into()];
+        sc.connects = vec!["ssh".into()];
+        let mut cc = config(Role::Client(ClientId::One));
+        cc.listens = vec!["ssh".into()];
+        cc.connects = vec!["web".into()];
+        let node = |c| Node {
+            ep: Endpoint::new(c, now).unwrap(),
+            socks: BTreeMap::new(),
+            dials: Vec::new(),
+            listening: false,
+        };
+        let mut p = Pair {
+            now,
+            server: node(sc),
+            client: node(cc),
+            link: LinkId(1),
+        };
+        assert_eq!(p.client.ep.poll_output(), Some(Output::ConnectServer));
+        p.server.ep.handle_link_up(p.link, now);
+        p.client.ep.handle_link_up(p.link, now);
+        p.pump();
+        p
+    }
+
+    /// Moves messages both ways until both are quiet.
+    fn pump(&mut self) {
+        let now = self.now;
+        for _ in 0..10_000 {
+            self.server.drain(now);
+            self.client.drain(now);
+            let mut moved = false;
+            let mut buf = Vec::new();
+            while self.client.ep.poll_transmit(self.link, now, &mut buf) {
+                self.server.ep.handle_message(self.link, &buf, now);
+                buf.clear();
+                moved = true;
+            }
+            while self.server.ep.poll_transmit(self.link, now, &mut buf) {
+                self.client.ep.handle_message(self.link, &buf, now);
+                buf.clear();
+                moved = true;
+            }
+            if !moved {
+                self.server.drain(now);
+                self.client.drain(now);
+                return;
+            }
+        }
+        panic!("pump did not settle");
+    }
+
+    fn advance(&mut self, d: Duration) {
+        self.now += d;
+        self.server.ep.handle_timeout(self.now);
+        self.client.ep.handle_timeout(self.now);
+        self.pump();
+    }
+}
+
+#[test]
+fn hello_makes_client_one_active_and_opens_listeners() {
+    let p = Pair::new();
+    assert_eq!(p.server.ep.active(), Some(ClientId::One));
+    assert_eq!(p.client.ep.active(), Some(ClientId::One));
+    assert!(p.server.listening && p.client.listening);
+}
+
+#[test]
+fn bytes_cross_both_ways_with_half_close() {
+    let mut p = Pair::new();
+    let now = p.now;
+    let conn = p.server.ep.handle_accept(TunnelId(0), now).unwrap();
+    let payload: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+    let mut sent = 0;
+    let mut dialed = None;
+    while sent < payload.len() {
+        let cap = p.server.ep.send_capacity(conn);
+        let n = cap.min(payload.len() - sent);
+        assert_eq!(
+            p.server
+                .ep
+                .handle_app_data(conn, &payload[sent..sent + n], now),
+            n
+        );
+        sent += n;
+        p.pump();
+        if dialed.is_none() {
+            let (c, t) = p.client.dials[0];
+            assert_eq!(t, TunnelId(0));
+            p.client.ep.handle_dial_result(c, Ok(()), now);
+            dialed = Some(c);
+            p.pump();
+        }
+    }
+    p.server.ep.handle_app_eof(conn, now);
+    p.pump();
+    let dialed = dialed.unwrap();
+    let sock = &p.client.socks[&dialed];
+    assert_eq!(sock.delivered, payload);
+    assert!(sock.shut_write, "the fin is carried as a half-close");
+    assert_eq!(sock.closed, None, "the other direction stays open");
+    // The other direction still flows, then closes.
+    assert_eq!(p.client.ep.handle_app_data(dialed, b"reply", now), 5);
+    p.client.ep.handle_app_eof(dialed, now);
+    p.pump();
+    assert_eq!(p.server.socks[&conn].delivered, b"reply");
+    assert_eq!(p.server.socks[&conn].closed, Some(false));
+    assert_eq!(p.client.socks[&dialed].closed, Some(false));
+    assert_eq!(
+        p.server.ep.stats().streams,
+        0,
+        "finished streams are forgotten"
+    );
+    assert_eq!(p.client.ep.stats().streams, 0);
+}
+
+#[test]
+fn unknown_tunnel_is_refused_and_reset() {
+    let mut p = Pair::new();
+    // The client listens on "ssh", which the server connects; make the server
+    // lack it by asking for a tunnel the server does not have.
+    let mut sc = config(Role::Server);
+    sc.listens = vec!["web".into()];
+    let now = p.now;
+    p.server.ep = Endpoint::new(sc, now).unwrap();
+    p.link = LinkId(2);
+    p.server.ep.handle_link_up(p.link, now);
+    p.client.ep.handle_link_down(LinkId(1), "test", now);
+    p.advance(Duration::from_secs(1));
+    // Reconnect.
+    p.client.ep.handle_link_up(p.link, p.now);
+    p.pump();
+    let conn = p.client.ep.handle_accept(TunnelId(0), p.now).unwrap();
+    p.pump();
+    assert_eq!(p.client.socks[&conn].closed, Some(true));
+    assert_eq!(p.client.ep.stats().opens_refused, 1);
+}
+
+#[test]
+fn resume_replays_without_loss_or_duplicates() {
+    let mut p = Pair::new();
+    let now = p.now;
+    let conn = p.server.ep.handle_accept(TunnelId(0), now).unwrap();
+    p.pump();
+    let (dialed, _) = p.client.dials[0];
+    p.client.ep.handle_dial_result(dialed, Ok(()), now);
+    p.pump();
+    let first: Vec<u8> = (0..40_000u32).map(|i| (i % 199) as u8).collect();
+    p.server.ep.handle_app_data(conn, &first, now);
+    // Send a message that is lost with the link.
+    let mut lost = Vec::new();
+    assert!(p.server.ep.poll_transmit(p.link, now, &mut lost));
+    p.server.ep.handle_link_down(p.link, "cut", now);
+    p.client.ep.handle_link_down(p.link, "cut", now);
+    p.advance(Duration::from_secs(2));
+    p.link = LinkId(7);
+    p.server.ep.handle_link_up(p.link, p.now);
+    p.client.ep.handle_link_up(p.link, p.now);
+    p.pump();
+    assert_eq!(p.client.socks[&dialed].delivered, first);
+    assert_eq!(p.server.ep.stats().resumes, 1);
+    assert_eq!(p.server.ep.stats().streams_reset, 0);
+}

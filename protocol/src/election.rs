@@ -1,8 +1,10 @@
 //! Who is active: the server's authoritative choice and a client's view of it.
 //!
 //! The rules (DESIGN.md, "High availability"):
-//! * the first client online becomes active (client 1 when it is online);
-//!   a client coming online later never preempts the active one;
+//! * until the first election, client 1 is active if it is online, else
+//!   client 2 (the *default*; changing it closes no listen socket);
+//! * after an election (a switch or a failover) a client coming online never
+//!   preempts the active one;
 //! * first data on a standby's listen socket makes it active (a *switch*);
 //! * when the active client is gone past the grace period and the other is
 //!   online, the other becomes active (a *failover*);
@@ -17,6 +19,8 @@ use crate::ids::ClientId;
 pub(crate) struct Election {
     pub(crate) active: Option<ClientId>,
     pub(crate) epoch: u64,
+    /// A switch or failover happened: the default rule no longer applies.
+    pub(crate) elected: bool,
 }
 
 /// A change of active client decided by the server.
@@ -41,14 +45,24 @@ impl Election {
         Change { from, to, why }
     }
 
-    /// A client's session came up. `preferred_online` is whether client 1 is
-    /// online too (both may come up in one step after a server restart).
+    /// A client's session came up; `one_online` says whether client 1 has a
+    /// session (it may be the one coming up).
     pub(crate) fn on_session_up(&mut self, client: ClientId, one_online: bool) -> Option<Change> {
-        if self.active.is_some() {
-            return None;
+        match self.active {
+            None => {
+                let pick = if one_online { ClientId::One } else { client };
+                let why = if self.elected {
+                    ActiveWhy::Failover
+                } else {
+                    ActiveWhy::Default
+                };
+                Some(self.set(Some(pick), why))
+            }
+            Some(ClientId::Two) if !self.elected && one_online => {
+                Some(self.set(Some(ClientId::One), ActiveWhy::Default))
+            }
+            Some(_) => None,
         }
-        let pick = if one_online { ClientId::One } else { client };
-        Some(self.set(Some(pick), ActiveWhy::Default))
     }
 
     /// First data on `client`'s listen socket while it was standby.
@@ -56,6 +70,7 @@ impl Election {
         if self.active == Some(client) {
             return None;
         }
+        self.elected = true;
         Some(self.set(Some(client), ActiveWhy::Claim))
     }
 
@@ -69,6 +84,7 @@ impl Election {
         if self.active != Some(client) {
             return None;
         }
+        self.elected = true;
         if other_online {
             Some(self.set(Some(client.other()), ActiveWhy::Failover))
         } else {
@@ -144,16 +160,35 @@ mod tests {
     use ClientId::{One, Two};
 
     #[test]
-    fn first_online_is_active_and_no_preemption() {
+    fn default_prefers_client_one_until_an_election() {
         let mut e = Election::default();
         let c = e.on_session_up(Two, false).unwrap();
         assert_eq!((c.from, c.to), (None, Some(Two)));
+        let c = e.on_session_up(One, true).unwrap();
+        assert_eq!(
+            (c.from, c.to, c.why),
+            (Some(Two), Some(One), ActiveWhy::Default)
+        );
+    }
+
+    #[test]
+    fn no_preemption_after_an_election() {
+        let mut e = Election::default();
+        e.on_session_up(One, true);
+        e.on_session_up(Two, true);
+        e.on_session_gone(One, true);
+        assert_eq!(e.active, Some(Two));
         assert_eq!(
             e.on_session_up(One, true),
             None,
             "client 1 does not preempt"
         );
-        assert_eq!(e.active, Some(Two));
+        assert_eq!(e.on_claim(One).map(|c| c.to), Some(Some(One)));
+        e.on_session_gone(One, false);
+        assert_eq!(e.active, None);
+        let c = e.on_session_up(Two, false).unwrap();
+        assert_eq!((c.to, c.why), (Some(Two), ActiveWhy::Failover));
+        assert_eq!(e.on_session_up(One, true), None);
     }
 
     #[test]

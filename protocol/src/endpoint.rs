@@ -906,11 +906,6 @@ impl Endpoint {
                 let Some(new_standby) = view.on_announce(client, epoch, why) else {
                     return Ok(());
                 };
-                info!(
-                    "active client is now {} (epoch {epoch}): {}",
-                    describe(client),
-                    why.as_str()
-                );
                 self.outputs.push_back(Output::ActiveChanged {
                     active: client,
                     epoch,
@@ -1207,11 +1202,6 @@ impl Endpoint {
     /// Server: acts on a change of active client and announces it.
     fn apply_change(&mut self, change: Change, now: Instant) {
         let epoch = self.election.epoch;
-        info!(
-            "active client is now {} (epoch {epoch}): {}",
-            describe(change.to),
-            change.why.as_str()
-        );
         self.outputs.push_back(Output::ActiveChanged {
             active: change.to,
             epoch,
@@ -1236,7 +1226,29 @@ impl Endpoint {
                 self.start_blackout(now);
             }
             ActiveWhy::Failover => self.stats.failovers += 1,
-            ActiveWhy::Default => {}
+            ActiveWhy::Default => {
+                // Client 1 came online while client 2 held the default: move
+                // the server-listen streams off client 2; close no socket.
+                if let Some(old) = change.from {
+                    let ids: Vec<StreamId> = self.sessions[old.index()]
+                        .as_ref()
+                        .map(|s| {
+                            s.streams
+                                .iter()
+                                .filter(|(_, st)| matches!(st.origin, Origin::Listen(_)))
+                                .map(|(id, _)| *id)
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    for id in ids {
+                        self.drop_stream(
+                            old.index(),
+                            id,
+                            Some((ResetCode::Switched, "client 1 took over the default role")),
+                        );
+                    }
+                }
+            }
         }
         for session in self.sessions.iter_mut().flatten() {
             session.control.push(Control::Active {

@@ -1,0 +1,160 @@
+//! Sockets we are done with: they finish writing (a close frame or an HTTP
+//! answer), send FIN, and wait briefly for the peer's FIN so the last bytes
+//! are not lost to a reset. The protocol has already forgotten them.
+
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, SocketAddr};
+use std::time::Instant;
+
+use mio::net::TcpStream;
+use mio::Token;
+use tungstenite::Error as WsError;
+
+use crate::link::Ws;
+
+/// Most bytes discarded while waiting for the peer's FIN.
+const MAX_DRAIN: usize = 1024 * 1024;
+
+enum Phase {
+    /// Flushing tungstenite's buffer (a close frame, or a close reply).
+    FlushWs(Box<Ws>),
+    /// Writing a plain HTTP response.
+    Write {
+        stream: TcpStream,
+        out: Vec<u8>,
+        pos: usize,
+    },
+    /// FIN sent; reading and discarding until the peer's FIN.
+    Drain { stream: TcpStream, discarded: usize },
+}
+
+/// Whether a closing socket is finished with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Step {
+    Pending,
+    Done,
+}
+
+/// A socket on its way out. Dropped when [`Closing::advance`] says `Done` or
+/// when `deadline` passes, whichever comes first.
+pub(crate) struct Closing {
+    pub(crate) token: Token,
+    pub(crate) peer: SocketAddr,
+    pub(crate) deadline: Instant,
+    phase: Option<Phase>,
+}
+
+impl Closing {
+    /// A WebSocket whose close frame (if any) is queued in tungstenite.
+    pub(crate) fn flushing(token: Token, peer: SocketAddr, ws: Ws, deadline: Instant) -> Closing {
+        Closing {
+            token,
+            peer,
+            deadline,
+            phase: Some(Phase::FlushWs(Box::new(ws))),
+        }
+    }
+
+    /// A plain connection that must first write `out`.
+    pub(crate) fn responding(
+        token: Token,
+        peer: SocketAddr,
+        stream: TcpStream,
+        out: Vec<u8>,
+        deadline: Instant,
+    ) -> Closing {
+        Closing {
+            token,
+            peer,
+            deadline,
+            phase: Some(Phase::Write {
+                stream,
+                out,
+                pos: 0,
+            }),
+        }
+    }
+
+    /// The socket, to deregister it.
+    pub(crate) fn stream_mut(&mut self) -> Option<&mut TcpStream> {
+        match self.phase.as_mut()? {
+            Phase::FlushWs(ws) => Some(ws.get_mut()),
+            Phase::Write { stream, .. } | Phase::Drain { stream, .. } => Some(stream),
+        }
+    }
+
+    /// Makes what progress the socket allows; `scratch` receives discarded bytes.
+    pub(crate) fn advance(&mut self, scratch: &mut [u8]) -> Step {
+        loop {
+            let Some(phase) = self.phase.take() else {
+                return Step::Done;
+            };
+            self.phase = match phase {
+                Phase::FlushWs(mut ws) => match ws.flush() {
+                    // A server that saw the peer's close gets ConnectionClosed
+                    // once its reply is written: that is done writing too.
+                    Ok(()) | Err(WsError::ConnectionClosed) => Some(drain(ws.into_inner())),
+                    Err(WsError::Io(e)) if would_block(&e) => {
+                        self.phase = Some(Phase::FlushWs(ws));
+                        return Step::Pending;
+                    }
+                    Err(_) => return Step::Done,
+                },
+                Phase::Write {
+                    mut stream,
+                    out,
+                    mut pos,
+                } => {
+                    while pos < out.len() {
+                        match stream.write(&out[pos..]) {
+                            Ok(0) => return Step::Done,
+                            Ok(n) => pos += n,
+                            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                            Err(e) if would_block(&e) => break,
+                            Err(_) => return Step::Done,
+                        }
+                    }
+                    if pos < out.len() {
+                        self.phase = Some(Phase::Write { stream, out, pos });
+                        return Step::Pending;
+                    }
+                    Some(drain(stream))
+                }
+                Phase::Drain {
+                    mut stream,
+                    mut discarded,
+                } => loop {
+                    match stream.read(scratch) {
+                        Ok(0) => return Step::Done,
+                        Ok(n) => {
+                            discarded += n;
+                            if discarded > MAX_DRAIN {
+                                return Step::Done;
+                            }
+                        }
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                        Err(e) if would_block(&e) => {
+                            self.phase = Some(Phase::Drain { stream, discarded });
+                            return Step::Pending;
+                        }
+                        Err(_) => return Step::Done,
+                    }
+                },
+            };
+        }
+    }
+}
+
+fn drain(stream: TcpStream) -> Phase {
+    // Our FIN follows the bytes already written; errors mean the peer is gone,
+    // which the next read reports.
+    let _ = stream.shutdown(Shutdown::Write);
+    Phase::Drain {
+        stream,
+        discarded: 0,
+    }
+}
+
+fn would_block(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::WouldBlock
+}

@@ -1,0 +1,38 @@
+//! The tcpws runtime: a hand-written, single-threaded mio event loop that
+//! drives the sans-IO [`tcpws_protocol::Endpoint`].
+//!
+//! This crate is the only code that reads the clock and touches sockets. It
+//! owns the WebSocket links (tungstenite), the tunnels' TCP listen and connect
+//! sockets, the server's HTTP port (`/healthz`, `/metrics`, the WebSocket
+//! upgrade) and its own I/O deadlines (handshakes, dials, bind retries). Every
+//! decision about the tunnel (who is active, what to resend, when to close or
+//! listen, reconnect backoff) is the protocol's: the loop feeds it inputs,
+//! obeys its [`tcpws_protocol::Output`]s and sleeps until its next deadline.
+//!
+//! ```no_run
+//! # fn settings() -> tcpws_runtime_mio::NodeSettings { unimplemented!() }
+//! let node = tcpws_runtime_mio::Node::new(settings())?;
+//! tcpws_runtime_mio::install_signal_handlers(node.handle())?;
+//! node.run()?;
+//! # Ok::<(), tcpws_runtime_mio::RuntimeError>(())
+//! ```
+
+mod closing;
+mod conn;
+mod dial;
+mod error;
+mod handle;
+mod http;
+mod incoming;
+mod link;
+mod listener;
+mod node;
+mod settings;
+mod signals;
+mod timers;
+
+pub use error::RuntimeError;
+pub use handle::{NodeHandle, Status};
+pub use node::Node;
+pub use settings::{ConnectSpec, ListenSpec, NodeSettings, ServerAddr, TlsSettings};
+pub use signals::install_signal_handlers;

@@ -1,0 +1,115 @@
+//! What a node needs beyond the protocol config: where to listen, where to
+//! connect, and how long to wait for it.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Everything [`Node::new`](crate::Node::new) needs. The CLI builds it from
+/// config.json; tests build it directly.
+#[derive(Debug, Clone)]
+pub struct NodeSettings {
+    /// Role, tunnel names and timings for the protocol.
+    pub protocol: tcpws_protocol::Config,
+    /// The server's WebSocket/HTTP address: where the server listens and the
+    /// clients connect.
+    pub server: ServerAddr,
+    /// Listen sockets, in the order of `protocol.listens` (index = `TunnelId`).
+    pub listens: Vec<ListenSpec>,
+    /// Connect targets, in the order of `protocol.connects` (index = `TunnelId`).
+    pub connects: Vec<ConnectSpec>,
+    /// Present when the URL scheme is https/wss (TLS is not built yet).
+    pub tls: Option<TlsSettings>,
+    /// How long a TCP connect (tunnel dial, or the client's whole WebSocket
+    /// connect and handshake) may take before it counts as failed.
+    pub connect_timeout: Duration,
+}
+
+/// The server's URL, taken apart.
+#[derive(Debug, Clone)]
+pub struct ServerAddr {
+    /// Host name or address (the server binds it; clients connect to it).
+    pub host: String,
+    pub port: u16,
+    /// The WebSocket path, e.g. "/" or "/tunnel".
+    pub path: String,
+    /// Whether the scheme is wss/https.
+    pub tls: bool,
+}
+
+impl ServerAddr {
+    /// `host:port`, with an IPv6 literal in brackets.
+    pub(crate) fn authority(&self) -> String {
+        authority(&self.host, self.port)
+    }
+
+    /// The `ws://` URL a client asks for.
+    pub(crate) fn ws_url(&self) -> String {
+        format!("ws://{}{}", self.authority(), self.ws_path())
+    }
+
+    /// The WebSocket path, "/" when none was given.
+    pub(crate) fn ws_path(&self) -> &str {
+        if self.path.is_empty() {
+            "/"
+        } else {
+            &self.path
+        }
+    }
+}
+
+/// One listen socket of a tunnel (`tcpTunnelListens[]`).
+#[derive(Debug, Clone)]
+pub struct ListenSpec {
+    pub name: String,
+    pub bind_address: String,
+    pub port: u16,
+}
+
+/// One connect target of a tunnel (`tcpTunnelConnects[]`).
+#[derive(Debug, Clone)]
+pub struct ConnectSpec {
+    pub name: String,
+    pub host: String,
+    pub port: u16,
+}
+
+/// TLS material for wss:// (accepted so configs parse; not used yet).
+#[derive(Debug, Clone)]
+pub struct TlsSettings {
+    pub bundle: Option<PathBuf>,
+    pub mutual: bool,
+    pub trusted_ca: Option<PathBuf>,
+    pub trusted_peers: Option<PathBuf>,
+}
+
+/// `host:port`, with an IPv6 literal in brackets so it parses back.
+pub(crate) fn authority(host: &str, port: u16) -> String {
+    if host.contains(':') && !host.starts_with('[') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_bracket_ipv6_and_default_the_path() {
+        let s = ServerAddr {
+            host: "::1".into(),
+            port: 80,
+            path: String::new(),
+            tls: false,
+        };
+        assert_eq!(s.ws_url(), "ws://[::1]:80/");
+        let s = ServerAddr {
+            host: "example.org".into(),
+            port: 8080,
+            path: "/ws".into(),
+            tls: false,
+        };
+        assert_eq!(s.ws_url(), "ws://example.org:8080/ws");
+    }
+}

@@ -1,0 +1,509 @@
+//! A server node and a client-1 node on loopback, in threads, with a
+//! std-thread echo backend: tunnels both ways, bulk transfers compared byte
+//! for byte, the HTTP endpoints, and garbage on the WebSocket port.
+//!
+//! No sleeps stand in for conditions: every wait polls a status handle or a
+//! socket with a bounded deadline.
+
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use tcpws_protocol::{ClientId, Config, Role};
+use tcpws_runtime_mio::{
+    ConnectSpec, ListenSpec, Node, NodeHandle, NodeSettings, ServerAddr, Status,
+};
+
+const WAIT: Duration = Duration::from_secs(20);
+
+/// A port that was free a moment ago (bind port 0, then release it).
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Polls `cond` on the node's status until it holds or `WAIT` passes.
+fn wait_for(handle: &NodeHandle, what: &str, cond: impl Fn(&Status) -> bool) {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let status = handle.status();
+        if cond(&status) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for {what}; last status: {status:?}"
+        );
+        thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// An echo server on its own threads: every connection gets its bytes back
+/// and a FIN after the peer's FIN.
+struct Echo {
+    port: u16,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Echo {
+    fn start() -> Echo {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let stop = Arc::new(AtomicBool::new(false));
+        let stop2 = stop.clone();
+        let thread = thread::spawn(move || {
+            for stream in listener.incoming() {
+                if stop2.load(Ordering::SeqCst) {
+                    return;
+                }
+                let Ok(mut stream) = stream else { continue };
+                thread::spawn(move || {
+                    let mut buf = vec![0; 64 * 1024];
+                    loop {
+                        match stream.read(&mut buf) {
+                            Ok(0) | Err(_) => break,
+                            Ok(n) => {
+                                if stream.write_all(&buf[..n]).is_err() {
+                                    return;
+                                }
+                            }
+                        }
+                    }
+                    let _ = stream.shutdown(Shutdown::Write);
+                });
+            }
+        });
+        Echo {
+            port,
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for Echo {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = TcpStream::connect(("127.0.0.1", self.port));
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+struct Running {
+    handle: NodeHandle,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Running {
+    fn start(settings: NodeSettings) -> Running {
+        let node = Node::new(settings).expect("node starts");
+        let handle = node.handle();
+        let thread = thread::spawn(move || node.run().expect("node runs and stops cleanly"));
+        Running {
+            handle,
+            thread: Some(thread),
+        }
+    }
+
+    fn stop(mut self) {
+        self.handle.shutdown();
+        if let Some(t) = self.thread.take() {
+            t.join().expect("node thread");
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(t) = self.thread.take() {
+            self.handle.shutdown();
+            let _ = t.join();
+        }
+    }
+}
+
+struct Ports {
+    ws: u16,
+    server_listen: u16,
+    client_listen: u16,
+}
+
+fn protocol(role: Role, listens: &[&str], connects: &[&str]) -> Config {
+    let mut config = Config::new(role);
+    config.listens = listens.iter().map(|s| s.to_string()).collect();
+    config.connects = connects.iter().map(|s| s.to_string()).collect();
+    config
+}
+
+fn server_addr(port: u16) -> ServerAddr {
+    ServerAddr {
+        host: "127.0.0.1".into(),
+        port,
+        path: "/tunnel".into(),
+        tls: false,
+    }
+}
+
+fn fresh_ports() -> Ports {
+    Ports {
+        ws: free_port(),
+        server_listen: free_port(),
+        client_listen: free_port(),
+    }
+}
+
+/// The server listens for "to-client" and connects "to-server" to
+/// `target_port`.
+fn server_settings(ports: &Ports, target_port: u16) -> NodeSettings {
+    NodeSettings {
+        protocol: protocol(Role::Server, &["to-client"], &["to-server"]),
+        server: server_addr(ports.ws),
+        listens: vec![ListenSpec {
+            name: "to-client".into(),
+            bind_address: "127.0.0.1".into(),
+            port: ports.server_listen,
+        }],
+        connects: vec![ConnectSpec {
+            name: "to-server".into(),
+            host: "127.0.0.1".into(),
+            port: target_port,
+        }],
+        tls: None,
+        connect_timeout: Duration::from_secs(5),
+    }
+}
+
+/// Client 1 listens for "to-server" and connects "to-client" to `target_port`.
+fn client_settings(ports: &Ports, target_port: u16) -> NodeSettings {
+    NodeSettings {
+        protocol: protocol(Role::Client(ClientId::One), &["to-server"], &["to-client"]),
+        server: server_addr(ports.ws),
+        listens: vec![ListenSpec {
+            name: "to-server".into(),
+            bind_address: "127.0.0.1".into(),
+            port: ports.client_listen,
+        }],
+        connects: vec![ConnectSpec {
+            name: "to-client".into(),
+            host: "127.0.0.1".into(),
+            port: target_port,
+        }],
+        tls: None,
+        connect_timeout: Duration::from_secs(5),
+    }
+}
+
+fn wait_connected(server: &Running, client: &Running) {
+    wait_for(
+        &server.handle,
+        "the server to see client 1 and listen",
+        |s| s.links_up == 1 && s.listening == [true],
+    );
+    wait_for(&client.handle, "client 1 to connect and listen", |s| {
+        s.links_up == 1 && s.listening == [true]
+    });
+}
+
+/// Both nodes with every tunnel target at the echo backend, connected.
+fn start_pair(echo: &Echo) -> (Running, Running, Ports) {
+    let ports = fresh_ports();
+    let server = Running::start(server_settings(&ports, echo.port));
+    let client = Running::start(client_settings(&ports, echo.port));
+    wait_connected(&server, &client);
+    (server, client, ports)
+}
+
+fn connect(port: u16) -> TcpStream {
+    let stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream.set_read_timeout(Some(WAIT)).unwrap();
+    stream.set_nodelay(true).unwrap();
+    stream
+}
+
+fn echo_line(port: u16, line: &str) {
+    let mut stream = connect(port);
+    stream.write_all(line.as_bytes()).unwrap();
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut got = String::new();
+    reader.read_line(&mut got).unwrap();
+    assert_eq!(got, line);
+    stream.shutdown(Shutdown::Write).unwrap();
+    let mut rest = Vec::new();
+    reader.read_to_end(&mut rest).unwrap();
+    assert!(rest.is_empty(), "nothing after the echo, then EOF");
+}
+
+/// Sends `len` patterned bytes through `port` and checks the echo byte for
+/// byte, writing and reading concurrently.
+fn bulk_echo(port: u16, len: usize) {
+    let pattern = |i: usize| (i.wrapping_mul(31) ^ (i >> 11)) as u8;
+    let stream = connect(port);
+    let mut writer = stream.try_clone().unwrap();
+    let sender = thread::spawn(move || {
+        let mut chunk = vec![0u8; 64 * 1024];
+        let mut sent = 0;
+        while sent < len {
+            let n = chunk.len().min(len - sent);
+            for (j, b) in chunk[..n].iter_mut().enumerate() {
+                *b = pattern(sent + j);
+            }
+            writer.write_all(&chunk[..n]).unwrap();
+            sent += n;
+        }
+        writer.shutdown(Shutdown::Write).unwrap();
+    });
+    let mut reader = stream;
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut received = 0;
+    loop {
+        let n = reader.read(&mut buf).expect("echo keeps flowing");
+        if n == 0 {
+            break;
+        }
+        for (j, &b) in buf[..n].iter().enumerate() {
+            assert_eq!(b, pattern(received + j), "byte {} differs", received + j);
+        }
+        received += n;
+    }
+    sender.join().unwrap();
+    assert_eq!(received, len, "every byte came back before EOF");
+}
+
+fn http_get(port: u16, path: &str) -> (String, String) {
+    let mut stream = connect(port);
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: test\r\n\r\n").unwrap();
+    let mut text = String::new();
+    stream.read_to_string(&mut text).unwrap();
+    let (head, body) = text.split_once("\r\n\r\n").expect("a complete response");
+    (
+        head.lines().next().unwrap_or("").to_string(),
+        body.to_string(),
+    )
+}
+
+#[test]
+fn tunnels_bulk_http_and_garbage() {
+    let _ = env_logger::builder().is_test(true).try_init();
+    let echo = Echo::start();
+    let (server, client, ports) = start_pair(&echo);
+
+    // Server-listen tunnel: app -> server -> client 1 -> echo.
+    echo_line(ports.server_listen, "hello through the server\n");
+    // Client-listen tunnel: app -> client 1 -> server -> echo.
+    echo_line(ports.client_listen, "hello through the client\n");
+
+    // Health and metrics on the WebSocket port.
+    let (status, body) = http_get(ports.ws, "/healthz");
+    assert_eq!(status, "HTTP/1.1 200 OK");
+    assert!(body.starts_with("ok\nrole server\nactive "), "{body:?}");
+    let (status, body) = http_get(ports.ws, "/metrics");
+    assert_eq!(status, "HTTP/1.1 200 OK");
+    assert!(body.contains("tcpws_links_up 1\n"), "{body}");
+    assert!(
+        body.contains("tcpws_listening{tunnel=\"to-client\"} 1\n"),
+        "{body}"
+    );
+    let (status, _) = http_get(ports.ws, "/nowhere");
+    assert_eq!(status, "HTTP/1.1 404 Not Found");
+
+    // Garbage on the WebSocket port is answered and closed while a tunnel
+    // stream stays open and keeps working.
+    let mut open = connect(ports.server_listen);
+    open.write_all(b"before\n").unwrap();
+    let mut open_reader = BufReader::new(open.try_clone().unwrap());
+    let mut line = String::new();
+    open_reader.read_line(&mut line).unwrap();
+    assert_eq!(line, "before\n");
+    for garbage in [
+        &b"\x16\x03\x01\x00\xff garbage"[..],
+        b"\x00\x01\x02\x03\r\n\r\n",
+        b"NOT HTTP AT ALL\r\n",
+    ] {
+        let mut bad = connect(ports.ws);
+        bad.write_all(garbage).unwrap();
+        let mut answer = Vec::new();
+        match bad.read_to_end(&mut answer) {
+            Ok(_) => assert!(
+                answer.is_empty() || answer.starts_with(b"HTTP/1.1 400"),
+                "unexpected answer {:?}",
+                String::from_utf8_lossy(&answer)
+            ),
+            Err(e) => assert_eq!(e.kind(), io::ErrorKind::ConnectionReset),
+        }
+    }
+    // A WebSocket peer that sends text is closed with a reason; the real
+    // client's link is not disturbed.
+    let url = format!("ws://127.0.0.1:{}/tunnel", ports.ws);
+    let (mut rogue, _) = tungstenite::connect(url.as_str()).expect("upgrade accepted");
+    rogue.send(tungstenite::Message::text("hello?")).unwrap();
+    let reason = loop {
+        match rogue.read() {
+            Ok(tungstenite::Message::Close(frame)) => break frame.map(|f| f.reason.to_string()),
+            Ok(_) => continue,
+            Err(e) => panic!("expected a close frame, got {e}"),
+        }
+    };
+    assert!(
+        reason.as_deref().unwrap_or("").contains("text message"),
+        "{reason:?}"
+    );
+    drop(rogue);
+    open.write_all(b"after\n").unwrap();
+    line.clear();
+    open_reader.read_line(&mut line).unwrap();
+    assert_eq!(line, "after\n");
+    drop(open_reader);
+    drop(open);
+    assert_eq!(
+        server.handle.status().links_up,
+        1,
+        "the link survived the garbage"
+    );
+
+    // 10 MB each way, byte for byte.
+    const TEN_MB: usize = 10 * 1000 * 1000;
+    bulk_echo(ports.server_listen, TEN_MB);
+    bulk_echo(ports.client_listen, TEN_MB);
+
+    let stats = server.handle.status().stats;
+    assert!(stats.bytes_from_apps >= TEN_MB as u64, "{stats:?}");
+    assert!(stats.bytes_to_apps >= TEN_MB as u64, "{stats:?}");
+
+    client.stop();
+    server.stop();
+}
+
+#[test]
+fn server_port_in_use_is_an_error_that_names_it() {
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let err = Node::new(NodeSettings {
+        protocol: protocol(Role::Server, &[], &[]),
+        server: server_addr(port),
+        listens: vec![],
+        connects: vec![],
+        tls: None,
+        connect_timeout: Duration::from_secs(5),
+    })
+    .err()
+    .expect("binding a taken port fails");
+    assert_eq!(
+        err.to_string(),
+        format!("cannot listen on 127.0.0.1:{port} for the WebSocket: address in use")
+    );
+}
+
+#[test]
+fn shutdown_before_run_returns_promptly() {
+    let node = Node::new(NodeSettings {
+        protocol: protocol(Role::Server, &[], &[]),
+        server: server_addr(free_port()),
+        listens: vec![],
+        connects: vec![],
+        tls: None,
+        connect_timeout: Duration::from_secs(5),
+    })
+    .unwrap();
+    node.handle().shutdown();
+    let started = Instant::now();
+    node.run().unwrap();
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+#[test]
+fn client_reconnects_after_the_server_restarts() {
+    let _ = env_logger::builder().is_test(true).try_init();
+    let echo = Echo::start();
+    let (server, client, ports) = start_pair(&echo);
+    echo_line(ports.client_listen, "before the restart\n");
+    server.stop();
+    wait_for(&client.handle, "client 1 to lose the server", |s| {
+        s.links_up == 0
+    });
+    let server = Running::start(server_settings(&ports, echo.port));
+    wait_connected(&server, &client);
+    echo_line(ports.server_listen, "after the restart, via the server\n");
+    echo_line(ports.client_listen, "after the restart, via the client\n");
+    client.stop();
+    server.stop();
+}
+
+#[test]
+fn unreachable_target_closes_the_app_connection() {
+    let _ = env_logger::builder().is_test(true).try_init();
+    let echo = Echo::start();
+    let ports = fresh_ports();
+    let dead = free_port();
+    let server = Running::start(server_settings(&ports, dead));
+    let client = Running::start(client_settings(&ports, echo.port));
+    wait_connected(&server, &client);
+    let mut app = connect(ports.client_listen);
+    // The write may race the refusal; either way the app sees the end.
+    let _ = app.write_all(b"is anybody there?\n");
+    let mut rest = Vec::new();
+    match app.read_to_end(&mut rest) {
+        Ok(_) => assert!(rest.is_empty(), "no data from a refused target"),
+        Err(e) => assert_eq!(e.kind(), io::ErrorKind::ConnectionReset, "{e}"),
+    }
+    // The other tunnel is unaffected.
+    echo_line(ports.server_listen, "still fine\n");
+    client.stop();
+    server.stop();
+}
+
+#[test]
+fn many_concurrent_streams_share_one_link() {
+    let _ = env_logger::builder().is_test(true).try_init();
+    let echo = Echo::start();
+    let (server, client, ports) = start_pair(&echo);
+    let workers: Vec<_> = (0..16)
+        .map(|i| {
+            let port = if i % 2 == 0 {
+                ports.server_listen
+            } else {
+                ports.client_listen
+            };
+            thread::spawn(move || bulk_echo(port, 512 * 1024 + i * 1000))
+        })
+        .collect();
+    for w in workers {
+        w.join().expect("every stream echoes intact");
+    }
+    assert_eq!(server.handle.status().links_up, 1);
+    client.stop();
+    server.stop();
+}
+
+#[test]
+fn wss_is_refused_until_tls_lands() {
+    let mut server = server_addr(free_port());
+    server.tls = true;
+    let err = Node::new(NodeSettings {
+        protocol: protocol(Role::Server, &[], &[]),
+        server,
+        listens: vec![],
+        connects: vec![],
+        tls: Some(tcpws_runtime_mio::TlsSettings {
+            bundle: None,
+            mutual: false,
+            trusted_ca: None,
+            trusted_peers: None,
+        }),
+        connect_timeout: Duration::from_secs(5),
+    })
+    .err()
+    .expect("TLS is refused");
+    assert!(
+        err.to_string().starts_with("TLS is not supported yet"),
+        "{err}"
+    );
+}

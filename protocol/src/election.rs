@@ -32,12 +32,6 @@ pub(crate) struct Change {
 }
 
 impl Election {
-    /// Keeps epochs growing across server restarts: clients report the
-    /// highest epoch they saw.
-    pub(crate) fn observe_epoch(&mut self, epoch: u64) {
-        self.epoch = self.epoch.max(epoch);
-    }
-
     fn set(&mut self, to: Option<ClientId>, why: ActiveWhy) -> Change {
         let from = self.active;
         self.active = to;

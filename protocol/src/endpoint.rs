@@ -710,7 +710,6 @@ impl Endpoint {
         }
         let client = hello.client;
         let slot = client.index();
-        self.election.observe_epoch(hello.epoch);
         let resumable = hello.token != 0
             && self.sessions[slot]
                 .as_ref()
@@ -795,6 +794,17 @@ impl Endpoint {
             && self.sessions[0]
                 .as_ref()
                 .is_some_and(|s| s.token == w.token);
+        if w.resumed && !resumable {
+            // We ended the session (its grace ran out) while our hello was in
+            // flight; the server must drop its half. Reconnect without a token.
+            info!("the server resumed a session this client already ended; starting afresh");
+            self.close_link(
+                link,
+                "resumed a session the client already ended; reconnecting afresh".into(),
+                now,
+            );
+            return Ok(());
+        }
         if resumable {
             if let Some(s) = self.sessions[0].as_mut() {
                 s.resume(link, w.ctl_rx);
@@ -996,7 +1006,14 @@ impl Endpoint {
             )));
         }
         match s.recv.insert(offset, payload) {
-            Ok(0) => Ok(()),
+            Ok(0) => {
+                if end <= s.recv.consumed() {
+                    // A resend of bytes already delivered: the peer missed our
+                    // ack, so repeat it.
+                    session.queue_ack(stream);
+                }
+                Ok(())
+            }
             Ok(_) => {
                 self.signal_deliver(slot, stream);
                 Ok(())

@@ -43,14 +43,17 @@ impl SendBuffer {
     }
 
     /// Frees everything below `offset` (an acknowledgement). Returns whether
-    /// anything was freed. Offsets beyond what was sent are ignored as bogus.
+    /// anything was freed. After a resume rewound the cursor, an ack may
+    /// cover bytes not yet sent again: they need no resending. Offsets
+    /// beyond what was ever taken are ignored as bogus.
     pub(crate) fn ack(&mut self, offset: u64) -> bool {
-        if offset <= self.acked || offset > self.sent {
+        if offset <= self.acked || offset > self.written() {
             return false;
         }
         let n = (offset - self.acked) as usize;
         self.buf.drain(..n);
         self.acked = offset;
+        self.sent = self.sent.max(offset);
         if self.buf.is_empty() && self.buf.capacity() > 64 * 1024 {
             // An idle stream should not keep a burst's worth of memory.
             self.buf = VecDeque::new();
@@ -95,7 +98,7 @@ mod tests {
         assert_eq!(s.transmit(5, &mut out), (0, 5));
         assert_eq!(out, b"hello");
         assert!(s.ack(3));
-        assert!(!s.ack(7), "cannot ack what was never sent");
+        assert!(!s.ack(12), "cannot ack what was never taken");
         s.rewind();
         out.clear();
         assert_eq!(s.transmit(100, &mut out), (3, 8));
@@ -104,6 +107,20 @@ mod tests {
         assert!(s.ack(11));
         assert_eq!(s.len(), 0);
         assert_eq!(s.written(), 11);
+    }
+
+    #[test]
+    fn ack_after_rewind_skips_the_acknowledged_resend() {
+        let mut s = SendBuffer::default();
+        s.push(b"0123456789");
+        let mut out = Vec::new();
+        s.transmit(10, &mut out);
+        s.rewind();
+        assert!(s.ack(6), "the peer had bytes we are about to resend");
+        assert_eq!(s.sent(), 6);
+        out.clear();
+        assert_eq!(s.transmit(10, &mut out), (6, 4));
+        assert_eq!(out, b"6789");
     }
 
     #[test]

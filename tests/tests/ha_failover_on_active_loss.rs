@@ -1,0 +1,139 @@
+//! HA rule: when the active client is gone (disconnected past the resume
+//! grace period) and the other is online, the server fails over to the
+//! other one. Server listen sockets are open only while at least one client
+//! is online; client listen sockets only while the server is online.
+
+use tcpws_protocol::ClientId;
+use tcpws_tests::sim::scenario::{
+    expect, expect_complete, millis, secs, settle, wait_active, wait_final, wait_up, world,
+};
+use tcpws_tests::sim::{AppPlan, Node, SimConfig, Status};
+
+const NAME: &str = "ha_failover_on_active_loss";
+
+#[test]
+fn crash_of_the_active_client_fails_over_after_the_grace_period() {
+    let cfg = SimConfig::default();
+    let grace = cfg.resume_grace;
+    let mut w = world(NAME, cfg);
+    wait_up(&mut w);
+    let active = w.active_of(Node::Server).expect("up");
+    let other = active.other();
+    let epoch = w.epoch_of(Node::Server);
+    w.crash(Node::client(active));
+    let t0 = w.now();
+    // Within the grace period the server waits for a resume.
+    w.run_for(grace - millis(500));
+    expect(
+        &w,
+        w.active_of(Node::Server) == Some(active),
+        "the server failed over before the grace period ended",
+    );
+    wait_active(&mut w, other, secs(2));
+    expect(
+        &w,
+        w.epoch_of(Node::Server) > epoch,
+        "the failover raised the epoch",
+    );
+    let took = w.now() - t0;
+    expect(
+        &w,
+        took <= grace + secs(1),
+        format_args!("the failover took {took:?}"),
+    );
+    w.wait_for("the server to listen", secs(5), |w| {
+        w.listens_all(Node::Server)
+    });
+    let app = w.app_connect(Node::Server, "s1", AppPlan::bulk(20_000));
+    wait_final(&mut w, app, secs(5));
+    expect_complete(&w, app);
+    expect(
+        &w,
+        w.peer(app).map(|p| p.node()) == Some(Node::client(other)),
+        "s1 reaches the other client",
+    );
+    w.start(Node::client(active));
+    settle(&mut w, secs(15));
+}
+
+#[test]
+fn a_partitioned_active_client_is_failed_over_and_its_streams_reset() {
+    let cfg = SimConfig::default();
+    let mut w = world(NAME, cfg);
+    wait_up(&mut w);
+    let active = w.active_of(Node::Server).expect("up");
+    let app = w.app_connect(Node::Server, "s1", AppPlan::manual());
+    w.app_write(app, 1_000);
+    w.run_for(millis(200));
+    expect(&w, w.peer(app).is_some(), "the app reached its backend");
+    w.partition(active);
+    // keepalive timeout + grace, and some slack; the partitioned client cannot know.
+    let other = active.other();
+    w.wait_for("the failover", secs(12), |w| {
+        w.active_of(Node::Server) == Some(other) && w.active_of(Node::client(other)) == Some(other)
+    });
+    w.run_for(secs(1));
+    let a = w.app(app);
+    let b = w.peer(app).expect("checked");
+    expect(
+        &w,
+        a.status == Status::Reset,
+        format_args!("the server-side app is {:?}, expected Reset", a.status),
+    );
+    expect(
+        &w,
+        b.status == Status::Reset,
+        format_args!(
+            "the backend behind the lost client is {:?}, expected Reset",
+            b.status
+        ),
+    );
+    w.restore_link(active);
+    settle(&mut w, secs(15));
+    expect(
+        &w,
+        w.active_of(Node::Server) == Some(active.other()),
+        "the healed client took over again",
+    );
+}
+
+#[test]
+fn listen_sockets_follow_who_is_online() {
+    let cfg = SimConfig::default();
+    let grace = cfg.resume_grace;
+    let mut w = world(NAME, cfg);
+    wait_up(&mut w);
+    // Both clients gone: after the grace period the server stops listening.
+    w.crash(Node::C1);
+    w.crash(Node::C2);
+    w.run_for(grace + secs(1));
+    expect(
+        &w,
+        w.listens_none(Node::Server),
+        "the server listens with no client online",
+    );
+    w.start(Node::C2);
+    wait_up(&mut w);
+    expect(
+        &w,
+        w.active_of(Node::Server) == Some(ClientId::Two),
+        "client 2, alone online, is active",
+    );
+    w.wait_for("the server to listen again", secs(5), |w| {
+        w.listens_all(Node::Server)
+    });
+    // The server gone: after the grace period the clients stop listening.
+    w.start(Node::C1);
+    wait_up(&mut w);
+    w.crash(Node::Server);
+    w.run_for(grace + secs(1));
+    for c in [Node::C1, Node::C2] {
+        expect(
+            &w,
+            w.listens_none(c),
+            format_args!("{c} listens with the server gone"),
+        );
+    }
+    w.start(Node::Server);
+    settle(&mut w, secs(15));
+}

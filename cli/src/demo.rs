@@ -109,7 +109,8 @@ fn wait_for(what: &str, limit: Duration, mut cond: impl FnMut() -> bool) -> Resu
 /// Sends `len` bytes through `port` while reading the echo; returns the time taken.
 fn echo_bulk(port: u16, len: usize) -> Result<Duration, String> {
     let start = Instant::now();
-    let stream = TcpStream::connect(("127.0.0.1", port)).map_err(|e| format!("connect {port}: {e}"))?;
+    let stream =
+        TcpStream::connect(("127.0.0.1", port)).map_err(|e| format!("connect {port}: {e}"))?;
     stream.set_nodelay(true).ok();
     let mut reader = stream.try_clone().map_err(|e| e.to_string())?;
     let data: Vec<u8> = (0..len).map(|i| (i * 31 % 251) as u8).collect();
@@ -128,7 +129,10 @@ fn echo_bulk(port: u16, len: usize) -> Result<Duration, String> {
         .map_err(|_| "writer panicked".to_string())?
         .map_err(|e| format!("write: {e}"))?;
     if back != expected {
-        return Err(format!("echo differs: {} of {len} bytes came back", back.len()));
+        return Err(format!(
+            "echo differs: {} of {len} bytes came back",
+            back.len()
+        ));
     }
     Ok(start.elapsed())
 }
@@ -212,12 +216,16 @@ pub fn run() -> Result<(), String> {
         client_ports[1],
         switch_started.elapsed().as_secs_f64() * 1e3
     );
-    wait_for("the server's listen socket to close", Duration::from_secs(1), || {
-        !server.status().listening[0]
-    })?;
-    wait_for("the server's listen socket to reopen", STANDBY_CLOSE * 3, || {
-        server.status().listening[0]
-    })?;
+    wait_for(
+        "the server's listen socket to close",
+        Duration::from_secs(1),
+        || !server.status().listening[0],
+    )?;
+    wait_for(
+        "the server's listen socket to reopen",
+        STANDBY_CLOSE * 3,
+        || server.status().listening[0],
+    )?;
     println!(
         "5. the server closed its listen socket and reopened it {:.1} s later (standbySocketCloseDurationSecs = {})",
         switch_started.elapsed().as_secs_f64(),

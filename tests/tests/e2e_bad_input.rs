@@ -22,8 +22,13 @@ fn unknown_tunnel_name_is_refused_and_logged() {
     echo_once(&mut healthy, b"healthy before");
     let mut s = connect(c.client_port(1, 1));
     let _ = s.write_all(b"hello?");
-    assert!(closed_within(&mut s, Duration::from_secs(5)), "refused connection left open");
-    wait_until("refusal logged", Duration::from_secs(5), || c.client1.log().contains("c2"));
+    assert!(
+        closed_within(&mut s, Duration::from_secs(5)),
+        "refused connection left open"
+    );
+    wait_until("refusal logged", Duration::from_secs(5), || {
+        c.client1.log().contains("c2")
+    });
     echo_once(&mut healthy, b"healthy after");
 }
 
@@ -41,7 +46,10 @@ fn unreachable_backend_closes_that_stream_only() {
     echo_once(&mut healthy, b"healthy before");
     let mut s = connect(c.ports.server[0]);
     let _ = s.write_all(b"anyone?");
-    assert!(closed_within(&mut s, Duration::from_secs(15)), "connection to a dead backend left open");
+    assert!(
+        closed_within(&mut s, Duration::from_secs(15)),
+        "connection to a dead backend left open"
+    );
     echo_once(&mut healthy, b"healthy after");
 }
 
@@ -50,7 +58,11 @@ fn garbage_on_the_websocket_port_does_not_disturb_streams() {
     let c = Cluster::start("garbage");
     let mut healthy = connect(c.ports.server[0]);
     echo_once(&mut healthy, b"healthy before");
-    for junk in [&b"\x00\x01\x02garbage\r\n\r\n"[..], b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", b"POST /x HTTP/1.1\r\n\r\n"] {
+    for junk in [
+        &b"\x00\x01\x02garbage\r\n\r\n"[..],
+        b"GET / HTTP/1.1\r\nHost: x\r\n\r\n",
+        b"POST /x HTTP/1.1\r\n\r\n",
+    ] {
         let mut g = connect(c.ports.ws);
         let _ = g.write_all(junk);
         let mut sink = Vec::new();
@@ -70,9 +82,16 @@ fn bad_config_names_the_key_and_exits_2() {
     )
     .unwrap();
     for sub in ["check", "run"] {
-        let out = Command::new(tcpws_bin()).arg(sub).arg(&dir).output().unwrap();
+        let out = Command::new(tcpws_bin())
+            .arg(sub)
+            .arg(&dir)
+            .output()
+            .unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{sub}: {stderr}");
-        assert!(stderr.contains("tcpTunnelListens[0].listenPort"), "{sub}: {stderr}");
+        assert!(
+            stderr.contains("tcpTunnelListens[0].listenPort"),
+            "{sub}: {stderr}"
+        );
     }
 }

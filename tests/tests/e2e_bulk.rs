@@ -21,7 +21,10 @@ fn megabytes() -> usize {
 fn bulk_both_ways_per_tunnel_direction_is_intact() {
     let c = Cluster::start("bulk");
     let len = megabytes() << 20;
-    for (what, port) in [("server-listen", c.ports.server[0]), ("client-listen", c.client_port(1, 0))] {
+    for (what, port) in [
+        ("server-listen", c.ports.server[0]),
+        ("client-listen", c.client_port(1, 0)),
+    ] {
         let (sent, received) = transfer_sha(port, 42, len);
         assert_eq!(sent, received, "{what}: SHA-256 of the echo differs");
     }
@@ -39,11 +42,17 @@ fn write_everything_before_reading_with_a_raised_buffer() {
     );
     let data = pattern(7, mb << 20);
     let mut s = connect(c.ports.server[0]);
-    s.write_all(&data).expect("the tunnel buffers the whole write");
+    s.write_all(&data)
+        .expect("the tunnel buffers the whole write");
     s.shutdown(Shutdown::Write).unwrap();
     let mut back = Vec::with_capacity(data.len());
     s.read_to_end(&mut back).unwrap();
-    assert!(back == data, "echo differs ({} of {} bytes)", back.len(), data.len());
+    assert!(
+        back == data,
+        "echo differs ({} of {} bytes)",
+        back.len(),
+        data.len()
+    );
 }
 
 #[test]
@@ -53,9 +62,16 @@ fn many_connections_of_random_sizes_all_intact() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(2_000_000u64);
-    let ports = [c.ports.server[0], c.ports.server[1], c.client_port(1, 0), c.client_port(1, 1)];
+    let ports = [
+        c.ports.server[0],
+        c.ports.server[1],
+        c.client_port(1, 0),
+        c.client_port(1, 1),
+    ];
     let sizes: Vec<usize> = (0..100u64)
-        .map(|i| (100_000 + pattern(i, 8).iter().fold(0u64, |a, b| a * 31 + *b as u64) % max) as usize)
+        .map(|i| {
+            (100_000 + pattern(i, 8).iter().fold(0u64, |a, b| a * 31 + *b as u64) % max) as usize
+        })
         .collect();
     let mut next = 0;
     while next < sizes.len() {

@@ -13,16 +13,29 @@ fn echo_through_server_and_client_listen_tunnels() {
     let c = Cluster::start("echo");
     for (i, port) in c.ports.server.iter().enumerate() {
         let mut s = connect(*port);
-        echo_once(&mut s, format!("hello via server tunnel s{}", i + 1).as_bytes());
+        echo_once(
+            &mut s,
+            format!("hello via server tunnel s{}", i + 1).as_bytes(),
+        );
     }
-    assert!(c.backend1.accepted() >= 2, "server tunnels go to client 1 (active)");
+    assert!(
+        c.backend1.accepted() >= 2,
+        "server tunnels go to client 1 (active)"
+    );
     assert_eq!(c.backend2.accepted(), 0, "nothing routed to the standby");
     for index in 0..2 {
         let mut s = connect(c.client_port(1, index));
-        echo_once(&mut s, format!("hello via client tunnel c{}", index + 1).as_bytes());
+        echo_once(
+            &mut s,
+            format!("hello via client tunnel c{}", index + 1).as_bytes(),
+        );
     }
     assert!(c.server_backend.accepted() >= 2);
-    assert_eq!(c.active(), Some(1), "traffic on the active client changes nothing");
+    assert_eq!(
+        c.active(),
+        Some(1),
+        "traffic on the active client changes nothing"
+    );
 }
 
 #[test]
@@ -68,5 +81,7 @@ fn health_and_metrics_answer_on_the_websocket_port() {
     for name in ["tcpws_active_client", "tcpws_epoch", "tcpws_links_up"] {
         assert!(metrics.contains(name), "{name} missing from\n{metrics}");
     }
-    wait_until("links stay up", Duration::from_secs(1), || c.metric("tcpws_links_up") == Some(2.0));
+    wait_until("links stay up", Duration::from_secs(1), || {
+        c.metric("tcpws_links_up") == Some(2.0)
+    });
 }

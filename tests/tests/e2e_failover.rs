@@ -30,37 +30,61 @@ fn switch_to(c: &Cluster, to: u8) {
         expected.extend_from_slice(msg.as_bytes());
     }
     let mut got = vec![0u8; expected.len()];
-    trigger.read_exact(&mut got).expect("echo of the triggering connection");
-    assert_eq!(got, expected, "the triggering connection lost or reordered bytes");
+    trigger
+        .read_exact(&mut got)
+        .expect("echo of the triggering connection");
+    assert_eq!(
+        got, expected,
+        "the triggering connection lost or reordered bytes"
+    );
 
     c.wait_active(to);
     // Server listen sockets and the new standby's close within 1 s.
-    wait_until("server listen sockets closed", Duration::from_secs(1), || {
-        !port_open(c.ports.server[0]) && !port_open(c.ports.server[1])
-    });
-    wait_until("new standby's listen sockets closed", Duration::from_secs(1), || {
-        !port_open(c.client_port(from, 0)) && !port_open(c.client_port(from, 1))
-    });
-    assert!(closed_within(&mut old, Duration::from_secs(2)), "old active's connection left open");
+    wait_until(
+        "server listen sockets closed",
+        Duration::from_secs(1),
+        || !port_open(c.ports.server[0]) && !port_open(c.ports.server[1]),
+    );
+    wait_until(
+        "new standby's listen sockets closed",
+        Duration::from_secs(1),
+        || !port_open(c.client_port(from, 0)) && !port_open(c.client_port(from, 1)),
+    );
+    assert!(
+        closed_within(&mut old, Duration::from_secs(2)),
+        "old active's connection left open"
+    );
     // The trigger keeps working after the switch.
     echo_once(&mut trigger, b"after the switch");
     // Both reopen standby_close later (+-1 s).
-    let reopened = wait_until("server listen sockets reopen", D + Duration::from_secs(2), || {
-        port_open(c.ports.server[0])
-    });
+    let reopened = wait_until(
+        "server listen sockets reopen",
+        D + Duration::from_secs(2),
+        || port_open(c.ports.server[0]),
+    );
     let since = t0.elapsed();
     assert!(
         since + Duration::from_millis(50) >= D - Duration::from_secs(1),
         "server reopened after {since:?} ({reopened:?} of waiting), before {D:?} - 1 s"
     );
-    wait_until("new standby's listen sockets reopen", D + Duration::from_secs(2), || {
-        port_open(c.client_port(from, 0))
-    });
+    wait_until(
+        "new standby's listen sockets reopen",
+        D + Duration::from_secs(2),
+        || port_open(c.client_port(from, 0)),
+    );
     // Server tunnels now go to the new active client.
-    let before = if to == 1 { c.backend1.accepted() } else { c.backend2.accepted() };
+    let before = if to == 1 {
+        c.backend1.accepted()
+    } else {
+        c.backend2.accepted()
+    };
     let mut s = connect(c.ports.server[1]);
     echo_once(&mut s, b"routed to the new active client");
-    let after = if to == 1 { c.backend1.accepted() } else { c.backend2.accepted() };
+    let after = if to == 1 {
+        c.backend1.accepted()
+    } else {
+        c.backend2.accepted()
+    };
     assert!(after > before, "server tunnel did not reach client {to}");
 }
 

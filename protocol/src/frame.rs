@@ -10,9 +10,9 @@
 //! | kind | name        | body                                                                  |
 //! |------|-------------|-----------------------------------------------------------------------|
 //! | 0x01 | Hello       | version:u16 role:u8(=1 client) client:u8 token:u64 epoch:u64 ctl_rx:u64 window:u32 |
-//! | 0x02 | Welcome     | version:u16 token:u64 resumed:u8 ctl_rx:u64 window:u32 grace_ms:u32 active:u8 epoch:u64 |
+//! | 0x02 | Welcome     | version:u16 token:u64 resumed:u8(0,1) ctl_rx:u64 window:u32 grace_ms:u32 active:u8 epoch:u64 |
 //! | 0x03 | Open        | seq:u64 stream:u64 name_len:u8 name[name_len] (UTF-8)                 |
-//! | 0x04 | OpenResult  | seq:u64 stream:u64 accepted:u8 reason_len:u16 reason (UTF-8)          |
+//! | 0x04 | OpenResult  | seq:u64 stream:u64 accepted:u8(0,1) reason_len:u16 reason (UTF-8)     |
 //! | 0x05 | Data        | stream:u64 offset:u64 payload[len-16]                                 |
 //! | 0x06 | Ack         | stream:u64 consumed:u64                                               |
 //! | 0x07 | Fin         | seq:u64 stream:u64 final_offset:u64                                   |
@@ -44,8 +44,10 @@
 //! * Stream ids: odd when the server opened the stream, even for a client.
 //!
 //! Lengths are bounded before anything is allocated ([`MAX_FRAME_BODY`],
-//! [`MAX_TUNNEL_NAME`], [`MAX_REASON`]); an unknown kind, a bad length or bad
-//! UTF-8 is [`DecodeError::Invalid`] and closes the link.
+//! [`MAX_TUNNEL_NAME`], [`MAX_REASON`]); an unknown kind, a bad length, bad
+//! UTF-8 or a value out of its range (a flag other than 0 or 1, say) is
+//! [`DecodeError::Invalid`] and closes the link. Every frame has exactly one
+//! encoding.
 
 use std::fmt;
 
@@ -321,6 +323,19 @@ impl<'a> Reader<'a> {
         Ok(self.take(1)?[0])
     }
 
+    /// A flag: 0 or 1. Anything else is invalid, so every frame has exactly
+    /// one encoding and re-encodes to the bytes it was read from.
+    fn bool(&mut self, field: &str) -> Result<bool, DecodeError> {
+        match self.u8()? {
+            0 => Ok(false),
+            1 => Ok(true),
+            b => Err(DecodeError::Invalid(format!(
+                "{} {field} is {b}, not 0 or 1",
+                self.what
+            ))),
+        }
+    }
+
     fn u16(&mut self) -> Result<u16, DecodeError> {
         let b = self.take(2)?;
         Ok(u16::from_be_bytes([b[0], b[1]]))
@@ -444,7 +459,7 @@ impl<'a> Frame<'a> {
             KIND_WELCOME => {
                 let version = r.u16()?;
                 let token = r.u64()?;
-                let resumed = r.u8()? != 0;
+                let resumed = r.bool("resumed")?;
                 let ctl_rx = r.u64()?;
                 let window = r.u32()?;
                 let grace_ms = r.u32()?;
@@ -498,7 +513,7 @@ impl<'a> Frame<'a> {
                     }
                     KIND_OPEN_RESULT => {
                         let stream = StreamId(r.u64()?);
-                        let accepted = r.u8()? != 0;
+                        let accepted = r.bool("accepted")?;
                         let len = usize::from(r.u16()?);
                         let reason = r.str(len, MAX_REASON, "reason")?;
                         Control::OpenResult {
@@ -990,6 +1005,39 @@ mod tests {
         put_header(&mut msg, KIND_CONTROL_ACK, 9);
         msg.extend_from_slice(&[0; 9]);
         assert!(matches!(Frame::decode(&msg), Err(DecodeError::Invalid(_))));
+    }
+
+    /// fuzz/regressions/frame_decode/open-result-accepted-0x48: a flag byte
+    /// other than 0 or 1 decoded as `true` and re-encoded as 1, so the frame
+    /// had many encodings. Flags are now 0 or 1 or the frame is invalid.
+    #[test]
+    fn flag_bytes_other_than_0_or_1_are_invalid() {
+        let found = [
+            0x04, 0x00, 0x00, 0x00, 0x14, 0x00, 0x80, 0x01, 0x00, 0x00, 0x00, 0x0a, 0x05, 0x05,
+            0x05, 0x05, 0x05, 0x05, 0x05, 0x05, 0x00, 0x48, 0x00, 0x01, 0x10,
+        ];
+        match Frame::decode(&found) {
+            Err(DecodeError::Invalid(why)) => assert!(why.contains("accepted"), "{why}"),
+            other => panic!("unexpected {other:?}"),
+        }
+        let mut welcome = Vec::new();
+        Frame::Welcome(Welcome {
+            version: 1,
+            token: 7,
+            resumed: true,
+            ctl_rx: 0,
+            window: 1024,
+            grace_ms: 0,
+            active: None,
+            epoch: 0,
+        })
+        .encode(&mut welcome);
+        assert_eq!(welcome[FRAME_HEADER + 10], 1, "the resumed flag");
+        welcome[FRAME_HEADER + 10] = 2;
+        match Frame::decode(&welcome) {
+            Err(DecodeError::Invalid(why)) => assert!(why.contains("resumed"), "{why}"),
+            other => panic!("unexpected {other:?}"),
+        }
     }
 
     #[test]

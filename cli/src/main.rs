@@ -1,13 +1,10 @@
 //! `tcpws`: TCP over WebSocket between one server and two backup clients.
 
-mod config;
-mod demo;
-mod logging;
-
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use argh::FromArgs;
+use tcpws::{config, demo, logging};
 
 /// Exit code for a bad config or bad arguments: nothing was started.
 const EXIT_CONFIG: u8 = 2;
@@ -95,9 +92,15 @@ fn check(path: &Path) -> ExitCode {
     for warning in &loaded.warnings {
         println!("warning: {warning}");
     }
-    // Also checks what only matters at run time, such as TLS files.
-    if let Err(e) = loaded.config.to_node_settings() {
-        return config_error(&e.in_file(&loaded.path));
+    let settings = match loaded.config.to_node_settings() {
+        Ok(settings) => settings,
+        Err(e) => return config_error(&e.in_file(&loaded.path)),
+    };
+    // Loads the TLS files and builds the TLS configs the node would use, so
+    // a bad key, certificate or bundle fails here rather than at start.
+    if let Err(e) = tcpws_runtime_mio::check_tls(&settings) {
+        eprintln!("error: {}: {e}", loaded.path.display());
+        return ExitCode::from(EXIT_CONFIG);
     }
     println!("config: {}", loaded.path.display());
     print!("{}", loaded.config.summary());

@@ -1,6 +1,7 @@
 //! Sockets we are done with: they finish writing (a close frame or an HTTP
-//! answer), send FIN, and wait briefly for the peer's FIN so the last bytes
-//! are not lost to a reset. The protocol has already forgotten them.
+//! answer, then a TLS close_notify or a TLS alert), send FIN, and wait
+//! briefly for the peer's FIN so the last bytes are not lost to a reset. The
+//! protocol has already forgotten them.
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr};
@@ -11,6 +12,7 @@ use mio::Token;
 use tungstenite::Error as WsError;
 
 use crate::link::Ws;
+use crate::transport::Transport;
 
 /// Most bytes discarded while waiting for the peer's FIN.
 const MAX_DRAIN: usize = 1024 * 1024;
@@ -18,12 +20,14 @@ const MAX_DRAIN: usize = 1024 * 1024;
 enum Phase {
     /// Flushing tungstenite's buffer (a close frame, or a close reply).
     FlushWs(Box<Ws>),
-    /// Writing a plain HTTP response.
+    /// Writing an HTTP response.
     Write {
-        stream: TcpStream,
+        stream: Transport,
         out: Vec<u8>,
         pos: usize,
     },
+    /// Sending what TLS still holds (the response, a close_notify, an alert).
+    FlushTls(Transport),
     /// FIN sent; reading and discarding until the peer's FIN.
     Drain { stream: TcpStream, discarded: usize },
 }
@@ -55,11 +59,11 @@ impl Closing {
         }
     }
 
-    /// A plain connection that must first write `out`.
+    /// A connection that must first write `out`.
     pub(crate) fn responding(
         token: Token,
         peer: SocketAddr,
-        stream: TcpStream,
+        stream: Transport,
         out: Vec<u8>,
         deadline: Instant,
     ) -> Closing {
@@ -75,11 +79,27 @@ impl Closing {
         }
     }
 
+    /// A TLS connection that failed: its queued alert goes out, then FIN.
+    pub(crate) fn failed_tls(
+        token: Token,
+        peer: SocketAddr,
+        stream: Transport,
+        deadline: Instant,
+    ) -> Closing {
+        Closing {
+            token,
+            peer,
+            deadline,
+            phase: Some(Phase::FlushTls(stream)),
+        }
+    }
+
     /// The socket, to deregister it.
     pub(crate) fn stream_mut(&mut self) -> Option<&mut TcpStream> {
         match self.phase.as_mut()? {
-            Phase::FlushWs(ws) => Some(ws.get_mut()),
-            Phase::Write { stream, .. } | Phase::Drain { stream, .. } => Some(stream),
+            Phase::FlushWs(ws) => Some(ws.get_mut().tcp_mut()),
+            Phase::Write { stream, .. } | Phase::FlushTls(stream) => Some(stream.tcp_mut()),
+            Phase::Drain { stream, .. } => Some(stream),
         }
     }
 
@@ -93,7 +113,7 @@ impl Closing {
                 Phase::FlushWs(mut ws) => match ws.flush() {
                     // A server that saw the peer's close gets ConnectionClosed
                     // once its reply is written: that is done writing too.
-                    Ok(()) | Err(WsError::ConnectionClosed) => Some(drain(ws.into_inner())),
+                    Ok(()) | Err(WsError::ConnectionClosed) => Some(finish(ws.into_inner())),
                     Err(WsError::Io(e)) if would_block(&e) => {
                         self.phase = Some(Phase::FlushWs(ws));
                         return Step::Pending;
@@ -118,8 +138,19 @@ impl Closing {
                         self.phase = Some(Phase::Write { stream, out, pos });
                         return Step::Pending;
                     }
-                    Some(drain(stream))
+                    Some(finish(stream))
                 }
+                Phase::FlushTls(mut stream) => match stream.flush() {
+                    Ok(()) => Some(drain(stream.into_tcp())),
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {
+                        Some(Phase::FlushTls(stream))
+                    }
+                    Err(e) if would_block(&e) => {
+                        self.phase = Some(Phase::FlushTls(stream));
+                        return Step::Pending;
+                    }
+                    Err(_) => return Step::Done,
+                },
                 Phase::Drain {
                     mut stream,
                     mut discarded,
@@ -141,6 +172,17 @@ impl Closing {
                     }
                 },
             };
+        }
+    }
+}
+
+/// Everything is written: TLS says close_notify before the FIN.
+fn finish(stream: Transport) -> Phase {
+    match stream {
+        Transport::Plain(s) => drain(s),
+        mut tls => {
+            tls.close_notify();
+            Phase::FlushTls(tls)
         }
     }
 }

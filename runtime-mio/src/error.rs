@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::io;
+use std::path::PathBuf;
 
 /// A failure that stops a [`Node`](crate::Node) from starting or running.
 /// Each message names what failed and why, ready for a user to read.
@@ -23,8 +24,13 @@ pub enum RuntimeError {
     /// The settings contradict themselves (e.g. tunnel lists out of step with
     /// the protocol config).
     Settings(String),
-    /// A `wss://` or `https://` server was asked for; TLS is not built yet.
-    TlsUnsupported,
+    /// A TLS file named by the config `key` is missing, unreadable or holds
+    /// the wrong things (no key, no certificate, an expired certificate...).
+    Tls {
+        key: &'static str,
+        file: PathBuf,
+        why: String,
+    },
     /// The protocol refused its configuration.
     Protocol(String),
     /// The OS poller failed (creating it, registering with it or waiting on it).
@@ -50,8 +56,8 @@ impl fmt::Display for RuntimeError {
                 write!(f, "cannot resolve {addr} for {what}: {}", describe(source))
             }
             RuntimeError::Settings(why) => write!(f, "invalid runtime settings: {why}"),
-            RuntimeError::TlsUnsupported => {
-                f.write_str("TLS is not supported yet: use a ws:// or http:// server URL")
+            RuntimeError::Tls { key, file, why } => {
+                write!(f, "{key}: cannot use {}: {why}", file.display())
             }
             RuntimeError::Protocol(why) => write!(f, "invalid protocol configuration: {why}"),
             RuntimeError::Poll { what, source } => write!(f, "event loop failed {what}: {source}"),
@@ -101,6 +107,19 @@ mod tests {
         assert_eq!(
             e.to_string(),
             "cannot listen on 127.0.0.1:8080 for the WebSocket: address in use"
+        );
+    }
+
+    #[test]
+    fn tls_error_names_key_and_file() {
+        let e = RuntimeError::Tls {
+            key: "dataExchange.tlsBundleFilePath",
+            file: PathBuf::from("/etc/tcpws/bundle.pem"),
+            why: "it holds no private key".into(),
+        };
+        assert_eq!(
+            e.to_string(),
+            "dataExchange.tlsBundleFilePath: cannot use /etc/tcpws/bundle.pem: it holds no private key"
         );
     }
 }

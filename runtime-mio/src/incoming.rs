@@ -1,6 +1,7 @@
 //! A connection accepted on the server's port before we know what it is:
-//! we read its HTTP request head (bounded, with a deadline), and for a
-//! WebSocket upgrade write the 101 answer before handing it over as a link.
+//! on a TLS port we first complete the TLS handshake, then we read its HTTP
+//! request head (bounded, with a deadline), and for a WebSocket upgrade
+//! write the 101 answer before handing it over as a link.
 
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
@@ -9,8 +10,10 @@ use std::time::Instant;
 use mio::net::TcpStream;
 
 use crate::http::{self, HeadError, RequestHead, MAX_HEAD};
+use crate::transport::{self, Handshake, Transport};
 
 enum State {
+    TlsHandshake,
     ReadingHead,
     /// Writing the 101 answer; `leftover` came after the request head.
     Upgrading {
@@ -32,6 +35,19 @@ pub(crate) enum Step {
     Gone(String),
     /// The 101 answer is out: take the parts and make a link.
     Upgraded,
+    /// The TLS handshake (or session) failed for this reason; the alert for
+    /// the peer is queued.
+    TlsFailed(String),
+    /// Plain text on a TLS port; this is its first line. Nothing was read.
+    PlainOnTls(String),
+}
+
+/// Where an incoming connection stands, for its deadline's message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Phase {
+    TlsHandshake,
+    ReadingHead,
+    Upgrading,
 }
 
 /// One accepted connection on the server's WebSocket/HTTP port.
@@ -39,29 +55,42 @@ pub(crate) struct Incoming {
     pub(crate) peer: SocketAddr,
     /// The request head (and for an upgrade, the 101) must be done by then.
     pub(crate) deadline: Instant,
-    stream: TcpStream,
+    stream: Transport,
     buf: Vec<u8>,
     state: State,
 }
 
 impl Incoming {
-    pub(crate) fn new(peer: SocketAddr, stream: TcpStream, deadline: Instant) -> Incoming {
+    pub(crate) fn new(peer: SocketAddr, stream: Transport, deadline: Instant) -> Incoming {
+        let state = if stream.is_tls() {
+            State::TlsHandshake
+        } else {
+            State::ReadingHead
+        };
         Incoming {
             peer,
             deadline,
             stream,
             buf: Vec::new(),
-            state: State::ReadingHead,
+            state,
         }
     }
 
     pub(crate) fn stream_mut(&mut self) -> &mut TcpStream {
-        &mut self.stream
+        self.stream.tcp_mut()
     }
 
-    /// Whether the request head is still being read (vs. answering it).
-    pub(crate) fn reading_head(&self) -> bool {
-        matches!(self.state, State::ReadingHead)
+    pub(crate) fn phase(&self) -> Phase {
+        match self.state {
+            State::TlsHandshake => Phase::TlsHandshake,
+            State::ReadingHead => Phase::ReadingHead,
+            State::Upgrading { .. } => Phase::Upgrading,
+        }
+    }
+
+    /// The negotiated TLS version and cipher suite, once known.
+    pub(crate) fn describe_session(&self) -> Option<String> {
+        self.stream.describe_session()
     }
 
     /// Answers the upgrade with `response`; [`advance`](Self::advance) says
@@ -77,7 +106,16 @@ impl Incoming {
     /// Reads or writes as far as the socket allows, never past [`MAX_HEAD`]
     /// bytes of request. `scratch` is the loop's read buffer.
     pub(crate) fn advance(&mut self, scratch: &mut [u8]) -> Step {
+        if let State::TlsHandshake = self.state {
+            match self.stream.handshake() {
+                Handshake::Done => self.state = State::ReadingHead,
+                Handshake::Pending => return Step::Pending,
+                Handshake::PlainText(line) => return Step::PlainOnTls(line),
+                Handshake::Failed(why) => return Step::TlsFailed(why),
+            }
+        }
         match &mut self.state {
+            State::TlsHandshake => Step::Pending,
             State::ReadingHead => loop {
                 match http::parse_head(&self.buf) {
                     Ok(Some((head, len))) => {
@@ -94,7 +132,7 @@ impl Incoming {
                     Ok(n) => self.buf.extend_from_slice(&scratch[..n]),
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Step::Pending,
-                    Err(e) => return Step::Gone(crate::error::describe(&e)),
+                    Err(e) => return gone(&e),
                 }
             },
             State::Upgrading { out, pos, .. } => {
@@ -104,19 +142,35 @@ impl Incoming {
                         Ok(n) => *pos += n,
                         Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                         Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Step::Pending,
-                        Err(e) => return Step::Gone(crate::error::describe(&e)),
+                        Err(e) => return gone(&e),
                     }
                 }
-                Step::Upgraded
+                // TLS holds the answer until its records reach the socket.
+                match self.stream.flush() {
+                    Ok(()) => Step::Upgraded,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => Step::Pending,
+                    Err(e) => gone(&e),
+                }
             }
         }
     }
 
-    /// The socket and the bytes that followed the request head.
-    pub(crate) fn into_parts(self) -> (TcpStream, Vec<u8>) {
+    /// The stream and the bytes that followed the request head.
+    pub(crate) fn into_parts(self) -> (Transport, Vec<u8>) {
         match self.state {
             State::Upgrading { leftover, .. } => (self.stream, leftover),
-            State::ReadingHead => (self.stream, Vec::new()),
+            State::TlsHandshake | State::ReadingHead => (self.stream, Vec::new()),
         }
+    }
+}
+
+/// A read or write error as a step: a TLS failure, or the peer gone.
+fn gone(e: &io::Error) -> Step {
+    match transport::tls_failure(e) {
+        Some(failure) => Step::TlsFailed(failure.0.clone()),
+        None if e.kind() == io::ErrorKind::UnexpectedEof => {
+            Step::Gone("closed without a TLS close_notify".into())
+        }
+        None => Step::Gone(crate::error::describe(e)),
     }
 }

@@ -4,7 +4,9 @@
 //! This crate is the only code that reads the clock and touches sockets. It
 //! owns the WebSocket links (tungstenite), the tunnels' TCP listen and connect
 //! sockets, the server's HTTP port (`/healthz`, `/metrics`, the WebSocket
-//! upgrade) and its own I/O deadlines (handshakes, dials, bind retries). Every
+//! upgrade), TLS on that port and its links when the server URL is https/wss
+//! (rustls, driven by the same loop), and its own I/O deadlines (handshakes,
+//! dials, bind retries). Every
 //! decision about the tunnel (who is active, what to resend, when to close or
 //! listen, reconnect backoff) is the protocol's: the loop feeds it inputs,
 //! obeys its [`tcpws_protocol::Output`]s and sleeps until its next deadline.
@@ -30,9 +32,12 @@ mod node;
 mod settings;
 mod signals;
 mod timers;
+mod tls;
+mod transport;
 
 pub use error::RuntimeError;
 pub use handle::{NodeHandle, Status};
 pub use node::Node;
 pub use settings::{ConnectSpec, ListenSpec, NodeSettings, ServerAddr, TlsSettings};
 pub use signals::install_signal_handlers;
+pub use tls::{check_tls, TLS_BUNDLE_KEY, TRUSTED_CA_KEY, TRUSTED_PEERS_KEY};

@@ -1,5 +1,6 @@
-//! A WebSocket link: the client's connect-and-handshake attempt, and an open
-//! link's reads, writes and flushes over tungstenite.
+//! A WebSocket link: the client's connect-and-handshake attempt (TCP, then
+//! TLS for wss, then the WebSocket upgrade), and an open link's reads, writes
+//! and flushes over tungstenite.
 
 use std::io;
 use std::net::SocketAddr;
@@ -17,9 +18,11 @@ use tungstenite::{Bytes, Error as WsError, Message, WebSocket};
 
 use crate::closing::Closing;
 use crate::dial::{self, Fallback, Progress};
+use crate::tls::ClientTls;
+use crate::transport::{self, Handshake, Transport};
 
-/// A WebSocket over a non-blocking mio socket.
-pub(crate) type Ws = WebSocket<TcpStream>;
+/// A WebSocket over a non-blocking mio socket, plain or TLS.
+pub(crate) type Ws = WebSocket<Transport>;
 
 /// The longest close reason a close frame carries (125 bytes minus the code).
 const MAX_CLOSE_REASON: usize = 123;
@@ -68,7 +71,7 @@ impl Link {
     pub(crate) fn accepted(
         token: Token,
         peer: SocketAddr,
-        stream: TcpStream,
+        stream: Transport,
         leftover: Vec<u8>,
     ) -> Link {
         let ws =
@@ -138,6 +141,12 @@ impl Link {
         self.flush()
     }
 
+    /// Whether TLS records (say, a reply the peer's records asked for) wait
+    /// for the socket even though no message does.
+    pub(crate) fn wants_write(&self) -> bool {
+        self.ws.get_ref().wants_write()
+    }
+
     /// Writes out everything buffered (messages and automatic pongs).
     /// `Ok(false)`: would block, so the link stays `blocked`.
     pub(crate) fn flush(&mut self) -> Result<bool, String> {
@@ -189,11 +198,36 @@ pub(crate) fn truncate(s: &str, max: usize) -> &str {
     &s[..end]
 }
 
+/// The longest part of an HTTP error body quoted in a log line.
+const MAX_QUOTED_BODY: usize = 200;
+
 /// A tungstenite error as a short reason for logs and the protocol.
 fn describe_ws(e: &WsError) -> String {
     match e {
         WsError::ConnectionClosed | WsError::AlreadyClosed => "connection closed".into(),
-        WsError::Io(e) => format!("socket error: {}", crate::error::describe(e)),
+        WsError::Io(e) => match transport::tls_failure(e) {
+            Some(failure) => failure.to_string(),
+            None if e.kind() == io::ErrorKind::UnexpectedEof => {
+                "the peer closed the TCP connection without a TLS close_notify".into()
+            }
+            None => format!("socket error: {}", crate::error::describe(e)),
+        },
+        WsError::Http(response) => {
+            let body = response
+                .body()
+                .as_deref()
+                .map(|b| String::from_utf8_lossy(b).trim().to_string())
+                .unwrap_or_default();
+            let status = response.status();
+            if body.is_empty() {
+                format!("the server answered HTTP {status}")
+            } else {
+                format!(
+                    "the server answered HTTP {status}: {}",
+                    truncate(&body, MAX_QUOTED_BODY)
+                )
+            }
+        }
         WsError::Protocol(p) => format!("WebSocket protocol error: {p}"),
         WsError::Capacity(c) => format!("WebSocket limit exceeded: {c}"),
         other => other.to_string(),
@@ -202,39 +236,59 @@ fn describe_ws(e: &WsError) -> String {
 
 enum DialState {
     Connecting(TcpStream, Fallback),
-    Handshaking(Box<MidHandshake<ClientHandshake<TcpStream>>>),
+    TlsHandshaking(Transport),
+    Handshaking(Box<MidHandshake<ClientHandshake<Transport>>>),
 }
 
 /// What a step of the client's attempt produced.
 pub(crate) enum DialStep {
     Pending,
     Up(Box<Ws>),
-    Failed(String),
+    /// The attempt failed for `reason`; `alert` is a TLS connection whose
+    /// queued alert should reach the server (flush it, then close).
+    Failed {
+        reason: String,
+        alert: Option<Transport>,
+    },
+}
+
+impl DialStep {
+    fn failed(reason: String) -> DialStep {
+        DialStep::Failed {
+            reason,
+            alert: None,
+        }
+    }
 }
 
 /// A client's attempt to open its WebSocket to the server: a non-blocking
-/// TCP connect, then a non-blocking tungstenite handshake, all by `deadline`.
+/// TCP connect, a non-blocking TLS handshake for wss, then a non-blocking
+/// tungstenite handshake, all by `deadline`.
 pub(crate) struct ServerDial {
     pub(crate) token: Token,
     pub(crate) peer: SocketAddr,
     pub(crate) deadline: Instant,
+    tls: Option<ClientTls>,
     state: Option<DialState>,
 }
 
 impl ServerDial {
     /// Starts the TCP connect; the caller registers [`stream_mut`](Self::stream_mut)
-    /// with the poller under `token`.
+    /// with the poller under `token`. With `tls`, TLS runs over the socket
+    /// before the WebSocket handshake.
     pub(crate) fn start(
         host: &str,
         port: u16,
         token: Token,
         deadline: Instant,
+        tls: Option<ClientTls>,
     ) -> io::Result<ServerDial> {
         let (stream, peer, fallback) = dial::start(host, port)?;
         Ok(ServerDial {
             token,
             peer,
             deadline,
+            tls,
             state: Some(DialState::Connecting(stream, fallback)),
         })
     }
@@ -247,12 +301,12 @@ impl ServerDial {
         }
     }
 
-    /// Advances after a readiness event; `url` is the `ws://` URL asked for.
-    /// A failed connect moves on to the name's next address, registering
-    /// the new socket under our token.
+    /// Advances after a readiness event; `url` is the `ws://` or `wss://`
+    /// URL asked for. A failed connect moves on to the name's next address,
+    /// registering the new socket under our token.
     pub(crate) fn advance(&mut self, url: &str, registry: &Registry) -> DialStep {
         let result = match self.state.take() {
-            None => return DialStep::Failed("the attempt already ended".into()),
+            None => return DialStep::failed("the attempt already ended".into()),
             Some(DialState::Connecting(stream, mut fallback)) => match dial::check(&stream) {
                 Progress::Pending => {
                     self.state = Some(DialState::Connecting(stream, fallback));
@@ -269,14 +323,14 @@ impl ServerDial {
                                 self.token,
                                 Interest::READABLE | Interest::WRITABLE,
                             ) {
-                                return DialStep::Failed(format!("cannot register a socket: {e}"));
+                                return DialStep::failed(format!("cannot register a socket: {e}"));
                             }
                             self.peer = addr;
                             self.state = Some(DialState::Connecting(stream, fallback));
                             return DialStep::Pending;
                         }
                         Err(e) => {
-                            return DialStep::Failed(format!(
+                            return DialStep::failed(format!(
                                 "cannot connect to {failed}: {}",
                                 crate::error::describe(&e)
                             ))
@@ -287,18 +341,67 @@ impl ServerDial {
                     if let Err(e) = stream.set_nodelay(true) {
                         log::debug!("cannot set TCP_NODELAY on the link to {}: {e}", self.peer);
                     }
-                    client_with_config(url, stream, Some(ws_config()))
+                    match &self.tls {
+                        None => {
+                            client_with_config(url, Transport::Plain(stream), Some(ws_config()))
+                        }
+                        Some(tls) => match Transport::client(stream, tls) {
+                            Ok(transport) => return self.tls_handshake(transport, url),
+                            Err(why) => {
+                                return DialStep::failed(format!("cannot start TLS: {why}"))
+                            }
+                        },
+                    }
                 }
             },
+            Some(DialState::TlsHandshaking(transport)) => {
+                return self.tls_handshake(transport, url)
+            }
             Some(DialState::Handshaking(mid)) => mid.handshake(),
         };
+        self.websocket_step(result)
+    }
+
+    /// Drives the TLS handshake; once done, starts the WebSocket handshake.
+    fn tls_handshake(&mut self, mut transport: Transport, url: &str) -> DialStep {
+        match transport.handshake() {
+            Handshake::Pending => {
+                self.state = Some(DialState::TlsHandshaking(transport));
+                DialStep::Pending
+            }
+            Handshake::Done => {
+                if let Some(session) = transport.describe_session() {
+                    log::debug!("TLS up with the server at {} ({session})", self.peer);
+                }
+                let result = client_with_config(url, transport, Some(ws_config()));
+                self.websocket_step(result)
+            }
+            Handshake::PlainText(line) => DialStep::failed(format!(
+                "the server at {} answered in plain text ({line:?}), not TLS: \
+                 is it a plain server (then serverUrl must be http:// or ws://)?",
+                self.peer
+            )),
+            Handshake::Failed(why) => DialStep::Failed {
+                reason: format!("TLS handshake with {} failed: {why}", self.peer),
+                alert: Some(transport),
+            },
+        }
+    }
+
+    fn websocket_step(
+        &mut self,
+        result: Result<
+            (Ws, tungstenite::handshake::client::Response),
+            HandshakeError<ClientHandshake<Transport>>,
+        >,
+    ) -> DialStep {
         match result {
             Ok((ws, _response)) => DialStep::Up(Box::new(ws)),
             Err(HandshakeError::Interrupted(mid)) => {
                 self.state = Some(DialState::Handshaking(Box::new(mid)));
                 DialStep::Pending
             }
-            Err(HandshakeError::Failure(e)) => DialStep::Failed(format!(
+            Err(HandshakeError::Failure(e)) => DialStep::failed(format!(
                 "WebSocket handshake with {} failed: {}",
                 self.peer,
                 describe_ws(&e)
@@ -335,7 +438,8 @@ mod tests {
         poll.registry()
             .register(&mut ours, Token(1), mio::Interest::WRITABLE)
             .unwrap();
-        let ws = WebSocket::from_raw_socket(ours, WsRole::Server, Some(ws_config()));
+        let ws =
+            WebSocket::from_raw_socket(Transport::Plain(ours), WsRole::Server, Some(ws_config()));
         let mut link = Link::new(Token(1), addr, ws);
 
         let message = |i: u32| -> Vec<u8> {
@@ -363,6 +467,106 @@ mod tests {
         let mut events = mio::Events::with_capacity(8);
         let deadline = Instant::now() + Duration::from_secs(20);
         while link.blocked {
+            assert!(Instant::now() < deadline, "never became writable");
+            poll.poll(&mut events, Some(Duration::from_millis(100)))
+                .unwrap();
+            link.flush().unwrap();
+        }
+        reader.join().unwrap();
+    }
+
+    /// The same over TLS: rustls's buffer fills, `send` reports a blocked
+    /// link, and writable events drain it without losing a byte.
+    #[test]
+    fn blocked_tls_link_resumes_after_writable_and_loses_nothing() {
+        use crate::tls::tests::{issue, root};
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        use std::sync::Arc;
+
+        let ca = root("test root");
+        let leaf = issue("127.0.0.1", false, &ca);
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let server_config = rustls::ServerConfig::builder_with_provider(provider.clone())
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(
+                vec![leaf.cert.der().clone()],
+                PrivateKeyDer::try_from(leaf.key.serialize_der()).unwrap(),
+            )
+            .unwrap();
+        let mut roots = rustls::RootCertStore::empty();
+        roots
+            .add(CertificateDer::from(ca.cert.der().to_vec()))
+            .unwrap();
+        let client_config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let peer_std = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (ours, addr) = listener.accept().unwrap();
+        ours.set_nonblocking(true).unwrap();
+        let mut ours = TcpStream::from_std(ours);
+        let mut poll = mio::Poll::new().unwrap();
+        poll.registry()
+            .register(
+                &mut ours,
+                Token(1),
+                mio::Interest::READABLE | mio::Interest::WRITABLE,
+            )
+            .unwrap();
+        let mut transport = Transport::server(ours, &Arc::new(server_config)).unwrap();
+
+        let message = |i: u32| -> Vec<u8> {
+            let mut m = vec![(i % 251) as u8; 64 * 1024];
+            m[..4].copy_from_slice(&i.to_be_bytes());
+            m
+        };
+        let (count_tx, count_rx) = std::sync::mpsc::channel::<u32>();
+        let reader = std::thread::spawn(move || {
+            let name = rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap();
+            let conn = rustls::ClientConnection::new(Arc::new(client_config), name).unwrap();
+            let mut tls = rustls::StreamOwned::new(conn, peer_std);
+            // The handshake completes before the link starts writing.
+            tls.conn.complete_io(&mut tls.sock).unwrap();
+            while tls.conn.is_handshaking() {
+                tls.conn.complete_io(&mut tls.sock).unwrap();
+            }
+            let sent = count_rx.recv().unwrap();
+            let mut peer = WebSocket::from_raw_socket(tls, WsRole::Client, Some(ws_config()));
+            for i in 0..sent {
+                match peer.read().unwrap() {
+                    Message::Binary(b) => assert_eq!(&b[..], &message(i)[..], "message {i}"),
+                    other => panic!("unexpected {other:?}"),
+                }
+            }
+        });
+
+        let mut events = mio::Events::with_capacity(8);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            match transport.handshake() {
+                Handshake::Done => break,
+                Handshake::Pending => {}
+                other => panic!("handshake: {other:?}"),
+            }
+            assert!(Instant::now() < deadline, "handshake never finished");
+            poll.poll(&mut events, Some(Duration::from_millis(100)))
+                .unwrap();
+        }
+        let ws = WebSocket::from_raw_socket(transport, WsRole::Server, Some(ws_config()));
+        let mut link = Link::new(Token(1), addr, ws);
+        let mut sent = 0u32;
+        while !link.blocked {
+            assert!(sent < 10_000, "the socket never filled up");
+            link.send(&message(sent)).unwrap();
+            sent += 1;
+        }
+        count_tx.send(sent).unwrap();
+        while link.blocked || link.wants_write() {
             assert!(Instant::now() < deadline, "never became writable");
             poll.poll(&mut events, Some(Duration::from_millis(100)))
                 .unwrap();

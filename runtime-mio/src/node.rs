@@ -32,6 +32,8 @@ use crate::link::{DialStep, Link, LinkRead, ServerDial};
 use crate::listener::{self, TunnelListener};
 use crate::settings::{authority, NodeSettings};
 use crate::timers::{self, Deadline, Timers};
+use crate::tls::{self, TlsContext};
+use crate::transport::Transport;
 
 /// The waker's token; sockets get tokens from 1 up, never reused.
 const WAKER: Token = Token(0);
@@ -75,14 +77,13 @@ pub struct Node {
 }
 
 impl Node {
-    /// Checks the settings, creates the protocol endpoint and binds what must
-    /// be bound up front (the server's WebSocket/HTTP port), so those errors
-    /// surface before `run`.
+    /// Checks the settings, loads the TLS files (for an https/wss server
+    /// URL), creates the protocol endpoint and binds what must be bound up
+    /// front (the server's WebSocket/HTTP port), so those errors surface
+    /// before `run`.
     pub fn new(settings: NodeSettings) -> Result<Node, RuntimeError> {
-        if settings.server.tls || settings.tls.is_some() {
-            return Err(RuntimeError::TlsUnsupported);
-        }
         check_tunnels(&settings)?;
+        let tls = tls::load(&settings)?;
         let poll = Poll::new().map_err(|source| RuntimeError::Poll {
             what: "creating the poller",
             source,
@@ -118,6 +119,7 @@ impl Node {
             tx_buf: Vec::new(),
             link_ids: Vec::new(),
             shutting_down: false,
+            tls,
             settings,
         };
         if inner.endpoint.role() == Role::Server {
@@ -259,6 +261,8 @@ struct EventLoop {
     tx_buf: Vec<u8>,
     link_ids: Vec<LinkId>,
     shutting_down: bool,
+    /// The TLS side of the server's port or the client's link, for https/wss.
+    tls: Option<TlsContext>,
 }
 
 impl EventLoop {
@@ -503,11 +507,21 @@ impl EventLoop {
                 source,
             })?;
         self.owners.insert(token, Owner::ServerListener);
-        let bound = socket.local_addr().map_or(addr_text, |a| a.to_string());
+        let local = socket.local_addr().ok();
+        let bound = local.map_or(addr_text, |a| a.to_string());
+        let tls = self.tls.is_some();
         info!(
-            "server listening for WebSockets on {bound}{}",
+            "server listening for WebSockets{} on {bound}{}",
+            if tls { " over TLS" } else { "" },
             self.settings.server.ws_path()
         );
+        if !tls && local.is_some_and(|a| !a.ip().is_loopback()) {
+            warn!(
+                "the server accepts plain ws:// on {bound}, which is not a loopback address: \
+                 anyone on the path can read and alter the tunnels; use an https or wss \
+                 serverUrl with tlsBundleFilePath (and mutual TLS)"
+            );
+        }
         self.server_listener = Some((socket, token));
         Ok(())
     }
@@ -527,9 +541,22 @@ impl EventLoop {
                         }
                     };
                     trace!("accepted a connection from {peer} on the server port");
+                    let transport = match &self.tls {
+                        Some(TlsContext::Server(config)) => {
+                            match Transport::server(stream, config) {
+                                Ok(transport) => transport,
+                                Err(why) => {
+                                    error!("cannot start TLS with {peer}: {why}");
+                                    self.owners.remove(&token);
+                                    continue;
+                                }
+                            }
+                        }
+                        _ => Transport::Plain(stream),
+                    };
                     let deadline = now + HEAD_TIMEOUT;
                     self.incoming
-                        .insert(token, Incoming::new(peer, stream, deadline));
+                        .insert(token, Incoming::new(peer, transport, deadline));
                     self.timers.schedule(deadline, Deadline::Incoming(token));
                     self.advance_incoming(token, now);
                 }
@@ -554,6 +581,36 @@ impl EventLoop {
                 incoming::Step::Gone(why) => {
                     debug!("connection from {peer} on the server port ended: {why}");
                     self.drop_incoming(token);
+                    return;
+                }
+                incoming::Step::TlsFailed(why) => {
+                    warn!("refused a connection from {peer} on the server port: TLS handshake failed: {why}");
+                    let Some(inc) = self.incoming.remove(&token) else {
+                        return;
+                    };
+                    let (transport, _) = inc.into_parts();
+                    let closing = Closing::failed_tls(token, peer, transport, now + CLOSE_LINGER);
+                    self.add_closing(closing);
+                    return;
+                }
+                incoming::Step::PlainOnTls(line) => {
+                    warn!(
+                        "refused a connection from {peer} on the server port: plain HTTP on a TLS \
+                         port ({line:?}); the client's serverUrl must be https:// or wss://"
+                    );
+                    let Some(inc) = self.incoming.remove(&token) else {
+                        return;
+                    };
+                    // Nothing was read, so a plain answer reaches a plain client.
+                    let (transport, _) = inc.into_parts();
+                    let plain = Transport::Plain(transport.into_tcp());
+                    let out = http::error_response(
+                        400,
+                        "this port speaks TLS: use an https:// or wss:// URL",
+                    );
+                    self.owners.insert(token, Owner::Closing);
+                    let closing = Closing::responding(token, peer, plain, out, now + CLOSE_LINGER);
+                    self.add_closing(closing);
                     return;
                 }
                 incoming::Step::Bad(err) => {
@@ -613,15 +670,19 @@ impl EventLoop {
                     let Some(inc) = self.incoming.remove(&token) else {
                         return;
                     };
+                    let session = inc.describe_session();
                     let (stream, leftover) = inc.into_parts();
-                    if let Err(e) = stream.set_nodelay(true) {
+                    if let Err(e) = stream.tcp().set_nodelay(true) {
                         debug!("cannot set TCP_NODELAY on the link from {peer}: {e}");
                     }
                     let id = self.next_link_id();
                     self.owners.insert(token, Owner::Link(id));
                     self.links
                         .insert(id, Link::accepted(token, peer, stream, leftover));
-                    info!("{id} up: WebSocket from {peer}");
+                    match session {
+                        Some(session) => info!("{id} up: WebSocket from {peer} over {session}"),
+                        None => info!("{id} up: WebSocket from {peer}"),
+                    }
                     self.endpoint.handle_link_up(id, now);
                     self.queue_link(id);
                     self.pump(now);
@@ -639,16 +700,28 @@ impl EventLoop {
             return;
         }
         let peer = inc.peer;
-        if inc.reading_head() {
-            warn!(
-                "refused a connection from {peer} on the server port: no request within {}s",
-                HEAD_TIMEOUT.as_secs()
-            );
-            let out = http::error_response(408, "no complete request head in time");
-            self.respond(token, out, now);
-        } else {
-            warn!("dropped a WebSocket upgrade from {peer}: the answer could not be sent in time");
-            self.drop_incoming(token);
+        match inc.phase() {
+            incoming::Phase::TlsHandshake => {
+                warn!(
+                    "refused a connection from {peer} on the server port: no TLS handshake within {}s",
+                    HEAD_TIMEOUT.as_secs()
+                );
+                self.drop_incoming(token);
+            }
+            incoming::Phase::ReadingHead => {
+                warn!(
+                    "refused a connection from {peer} on the server port: no request within {}s",
+                    HEAD_TIMEOUT.as_secs()
+                );
+                let out = http::error_response(408, "no complete request head in time");
+                self.respond(token, out, now);
+            }
+            incoming::Phase::Upgrading => {
+                warn!(
+                    "dropped a WebSocket upgrade from {peer}: the answer could not be sent in time"
+                );
+                self.drop_incoming(token);
+            }
         }
     }
 
@@ -711,7 +784,11 @@ impl EventLoop {
         let token = self.next_token();
         let deadline = now + self.settings.connect_timeout;
         let server = &self.settings.server;
-        let mut attempt = match ServerDial::start(&server.host, server.port, token, deadline) {
+        let tls = match &self.tls {
+            Some(TlsContext::Client(tls)) => Some(tls.clone()),
+            _ => None,
+        };
+        let mut attempt = match ServerDial::start(&server.host, server.port, token, deadline, tls) {
             Ok(attempt) => attempt,
             Err(e) => {
                 let reason = format!("cannot connect to {url}: {}", describe(&e));
@@ -750,19 +827,34 @@ impl EventLoop {
                     return;
                 };
                 let id = self.next_link_id();
+                let session = ws
+                    .get_ref()
+                    .describe_session()
+                    .map(|s| format!(" over {s}"))
+                    .unwrap_or_default();
                 self.owners.insert(attempt.token, Owner::Link(id));
                 self.links
                     .insert(id, Link::new(attempt.token, attempt.peer, *ws));
                 info!(
-                    "{id} up: connected to the server at {url} ({})",
+                    "{id} up: connected to the server at {url} ({}){session}",
                     attempt.peer
                 );
                 self.endpoint.handle_link_up(id, now);
                 self.queue_link(id);
             }
-            DialStep::Failed(reason) => {
+            DialStep::Failed { reason, alert } => {
                 if let Some(attempt) = self.server_dial.take() {
                     self.owners.remove(&attempt.token);
+                    if let Some(transport) = alert {
+                        // The server learns why from the alert.
+                        let closing = Closing::failed_tls(
+                            attempt.token,
+                            attempt.peer,
+                            transport,
+                            now + CLOSE_LINGER,
+                        );
+                        self.add_closing(closing);
+                    }
                 }
                 warn!("cannot reach the server at {url}: {reason}");
                 self.endpoint.handle_link_failed(&reason, now);
@@ -839,7 +931,7 @@ impl EventLoop {
         let Some(link) = self.links.get_mut(&id) else {
             return;
         };
-        if !link.blocked {
+        if !link.blocked && !link.wants_write() {
             return;
         }
         if let Err(reason) = link.flush() {

@@ -17,7 +17,9 @@ pub struct NodeSettings {
     pub listens: Vec<ListenSpec>,
     /// Connect targets, in the order of `protocol.connects` (index = `TunnelId`).
     pub connects: Vec<ConnectSpec>,
-    /// Present when the URL scheme is https/wss (TLS is not built yet).
+    /// The TLS files, used when `server.tls` is set (https/wss); `None`
+    /// there means a client that verifies the server against the system's
+    /// trust store and sends no certificate.
     pub tls: Option<TlsSettings>,
     /// How long a TCP connect (tunnel dial, or the client's whole WebSocket
     /// connect and handshake) may take before it counts as failed.
@@ -42,9 +44,10 @@ impl ServerAddr {
         authority(&self.host, self.port)
     }
 
-    /// The `ws://` URL a client asks for.
+    /// The `ws://` or `wss://` URL a client asks for.
     pub(crate) fn ws_url(&self) -> String {
-        format!("ws://{}{}", self.authority(), self.ws_path())
+        let scheme = if self.tls { "wss" } else { "ws" };
+        format!("{scheme}://{}{}", self.authority(), self.ws_path())
     }
 
     /// The WebSocket path, "/" when none was given.
@@ -73,12 +76,23 @@ pub struct ConnectSpec {
     pub port: u16,
 }
 
-/// TLS material for wss:// (accepted so configs parse; not used yet).
+/// The TLS files of a wss:// node, as paths: [`Node::new`](crate::Node::new)
+/// reads and checks them, and an error names the config key and the file.
 #[derive(Debug, Clone)]
 pub struct TlsSettings {
+    /// `tlsBundleFilePath`: one PEM file with this node's private key, its
+    /// certificate and the chain, in any order. The server always presents
+    /// it; a client presents it under mutual TLS.
     pub bundle: Option<PathBuf>,
+    /// `enableMutualTLS`: the server requires a client certificate, and
+    /// both sides pin the other's certificate to `trusted_peers`.
     pub mutual: bool,
+    /// `mutualTLSTrustedCACertificateBundleFilePath`: the CA certificates
+    /// that issue the peer's certificate. A client without mutual TLS uses
+    /// it too when given, else the system's trust store.
     pub trusted_ca: Option<PathBuf>,
+    /// `mutualTLSTrustedPeerCertificateBundleFilePath`: under mutual TLS, the
+    /// peer certificates accepted (private keys in the file are ignored).
     pub trusted_peers: Option<PathBuf>,
 }
 
@@ -111,5 +125,7 @@ mod tests {
             tls: false,
         };
         assert_eq!(s.ws_url(), "ws://example.org:8080/ws");
+        let s = ServerAddr { tls: true, ..s };
+        assert_eq!(s.ws_url(), "wss://example.org:8080/ws");
     }
 }

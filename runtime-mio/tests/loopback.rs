@@ -484,7 +484,7 @@ fn many_concurrent_streams_share_one_link() {
 }
 
 #[test]
-fn wss_is_refused_until_tls_lands() {
+fn a_tls_server_without_its_bundle_is_an_error_naming_the_key() {
     let mut server = server_addr(free_port());
     server.tls = true;
     let err = Node::new(NodeSettings {
@@ -501,9 +501,9 @@ fn wss_is_refused_until_tls_lands() {
         connect_timeout: Duration::from_secs(5),
     })
     .err()
-    .expect("TLS is refused");
+    .expect("a TLS server needs its key and certificate");
     assert!(
-        err.to_string().starts_with("TLS is not supported yet"),
+        err.to_string().contains("dataExchange.tlsBundleFilePath"),
         "{err}"
     );
 }

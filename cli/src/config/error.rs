@@ -49,7 +49,7 @@ impl ConfigError {
     }
 
     /// Records which file the text came from, for the message.
-    pub(crate) fn in_file(mut self, path: &Path) -> ConfigError {
+    pub fn in_file(mut self, path: &Path) -> ConfigError {
         match &mut self {
             ConfigError::TooLarge { file, .. }
             | ConfigError::Json { file, .. }

@@ -3,6 +3,8 @@
 //! conditions (never on fixed sleeps) with bounded deadlines.
 #![allow(dead_code)]
 
+pub mod tls;
+
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -205,6 +207,12 @@ pub struct Options {
     pub server_connects: Vec<&'static str>,
     /// Port client connects of "s1" go to instead of the echo backend.
     pub s1_target_override: Option<u16>,
+    /// TLS per node, and how the harness reaches the server (None: plain
+    /// ws:// everywhere).
+    pub tls: Option<tls::ClusterTls>,
+    /// Client links to wait for at start (2; 1 when client 2 is meant to be
+    /// refused).
+    pub expect_links: u64,
 }
 
 impl Default for Options {
@@ -213,6 +221,8 @@ impl Default for Options {
             buffer_bytes: None,
             server_connects: vec!["c1", "c2"],
             s1_target_override: None,
+            tls: None,
+            expect_links: 2,
         }
     }
 }
@@ -229,6 +239,8 @@ pub struct Cluster {
     pub backend2: EchoBackend,
     /// Backend behind the server (tunnels c1, c2).
     pub server_backend: EchoBackend,
+    /// The harness's TLS client for the server's HTTP endpoints, if TLS.
+    pub probe: Option<Arc<rustls::ClientConfig>>,
 }
 
 fn scratch_dir(test: &str) -> PathBuf {
@@ -247,7 +259,8 @@ fn write_config(dir: &Path, json: &serde_json::Value) {
     .unwrap();
 }
 
-fn data_exchange(ports: &Ports, opts: &Options) -> serde_json::Value {
+/// `node`: 0 for the server, 1 or 2 for a client.
+fn data_exchange(ports: &Ports, opts: &Options, node: usize) -> serde_json::Value {
     let mut dx = serde_json::json!({
         "serverUrl": format!("http://127.0.0.1:{}", ports.ws),
         "resumeGraceSecs": GRACE_SECS,
@@ -256,6 +269,14 @@ fn data_exchange(ports: &Ports, opts: &Options) -> serde_json::Value {
     });
     if let Some(b) = opts.buffer_bytes {
         dx["perConnectionBufferBytes"] = b.into();
+    }
+    if let Some(t) = &opts.tls {
+        let node_tls = if node == 0 {
+            &t.server
+        } else {
+            &t.clients[node - 1]
+        };
+        node_tls.apply(&mut dx, ports.ws);
     }
     dx
 }
@@ -282,18 +303,14 @@ impl Cluster {
         let backend1 = EchoBackend::start();
         let backend2 = EchoBackend::start();
         let server_backend = EchoBackend::start();
-        let listen = |name: &str, port: u16| {
-            serde_json::json!({"tunnelName": name, "listenBindAddress": "127.0.0.1", "listenPort": port})
-        };
-        let connect = |name: &str, port: u16| {
-            serde_json::json!({"tunnelName": name, "connectToHost": "127.0.0.1", "connectToPort": port})
-        };
+        let listen = |name: &str, port: u16| serde_json::json!({"tunnelName": name, "listenBindAddress": "127.0.0.1", "listenPort": port});
+        let connect = |name: &str, port: u16| serde_json::json!({"tunnelName": name, "connectToHost": "127.0.0.1", "connectToPort": port});
         write_config(
             &root.join("server"),
             &serde_json::json!({
                 "weAreServer": true,
                 "standbySocketCloseDurationSecs": STANDBY_CLOSE_SECS,
-                "dataExchange": data_exchange(&ports, &opts),
+                "dataExchange": data_exchange(&ports, &opts, 0),
                 "logging": logging(),
                 "tcpTunnelListens": [listen("s1", ports.server[0]), listen("s2", ports.server[1])],
                 "tcpTunnelConnects": opts.server_connects.iter()
@@ -311,7 +328,7 @@ impl Cluster {
                     "weAreServer": false,
                     "clientId": id,
                     "standbySocketCloseDurationSecs": STANDBY_CLOSE_SECS,
-                    "dataExchange": data_exchange(&ports, &opts),
+                    "dataExchange": data_exchange(&ports, &opts, id),
                     "logging": logging(),
                     "tcpTunnelListens": [listen("c1", lp[0]), listen("c2", lp[1])],
                     "tcpTunnelConnects": [connect("s1", s1_port), connect("s2", backend.port)],
@@ -329,21 +346,29 @@ impl Cluster {
             backend1,
             backend2,
             server_backend,
+            probe: opts.tls.as_ref().and_then(|t| t.probe.clone()),
         };
-        cluster.wait_links(2);
+        cluster.wait_links(opts.expect_links);
         cluster.wait_active(1);
         cluster
     }
 
+    /// A GET on the server's HTTP port (over TLS when the server has it);
+    /// the body of a 200 answer.
+    pub fn http(&self, path: &str) -> io::Result<String> {
+        match &self.probe {
+            Some(config) => tls::https_get(config, self.ports.ws, path),
+            None => http_get(self.ports.ws, path),
+        }
+    }
+
     /// Reads one of the server's Prometheus gauges (without labels).
     pub fn metric(&self, name: &str) -> Option<f64> {
-        let body = http_get(self.ports.ws, "/metrics").ok()?;
-        body.lines()
-            .filter(|l| !l.starts_with('#'))
-            .find_map(|l| {
-                let (k, v) = l.split_once(' ')?;
-                (k == name).then(|| v.trim().parse().ok())?
-            })
+        let body = self.http("/metrics").ok()?;
+        body.lines().filter(|l| !l.starts_with('#')).find_map(|l| {
+            let (k, v) = l.split_once(' ')?;
+            (k == name).then(|| v.trim().parse().ok())?
+        })
     }
 
     pub fn active(&self) -> Option<u8> {
@@ -359,9 +384,11 @@ impl Cluster {
     }
 
     pub fn wait_links(&self, n: u64) {
-        wait_until(&format!("{n} client links up"), Duration::from_secs(20), || {
-            self.metric("tcpws_links_up") == Some(n as f64)
-        });
+        wait_until(
+            &format!("{n} client links up"),
+            Duration::from_secs(20),
+            || self.metric("tcpws_links_up") == Some(n as f64),
+        );
     }
 
     /// The listen port of tunnel c1/c2 (`index` 0/1) on client `id`.
@@ -398,7 +425,10 @@ fn tail(s: &str, lines: usize) -> String {
 pub fn http_get(port: u16, path: &str) -> io::Result<String> {
     let mut s = TcpStream::connect(("127.0.0.1", port))?;
     s.set_read_timeout(Some(Duration::from_secs(5)))?;
-    write!(s, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    )?;
     let mut out = String::new();
     s.read_to_string(&mut out)?;
     let (head, body) = out
@@ -412,7 +442,8 @@ pub fn http_get(port: u16, path: &str) -> io::Result<String> {
 
 /// Connects to 127.0.0.1:port with read/write timeouts and TCP_NODELAY.
 pub fn connect(port: u16) -> TcpStream {
-    let s = TcpStream::connect(("127.0.0.1", port)).unwrap_or_else(|e| panic!("connect {port}: {e}"));
+    let s =
+        TcpStream::connect(("127.0.0.1", port)).unwrap_or_else(|e| panic!("connect {port}: {e}"));
     s.set_nodelay(true).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
     s.set_write_timeout(Some(Duration::from_secs(30))).unwrap();
@@ -452,7 +483,9 @@ pub fn closed_within(s: &mut TcpStream, limit: Duration) -> bool {
         match s.read(&mut buf) {
             Ok(0) => return true,
             Ok(_) => continue,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock || e.kind() == io::ErrorKind::TimedOut => {
+            Err(e)
+                if e.kind() == io::ErrorKind::WouldBlock || e.kind() == io::ErrorKind::TimedOut =>
+            {
                 return false
             }
             Err(_) => return true,

@@ -138,6 +138,10 @@ fn run(path: Option<&Path>) -> ExitCode {
         settings.protocol.role,
         loaded.path.display()
     );
+    match tcpws_runtime_mio::raise_fd_limit() {
+        Ok(limit) => log::debug!("open files limit: {} (hard {})", limit.soft, limit.hard),
+        Err(e) => log::warn!("cannot raise the open files limit: {e}"),
+    }
     let node = match tcpws_runtime_mio::Node::new(settings) {
         Ok(node) => node,
         Err(e) => {

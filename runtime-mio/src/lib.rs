@@ -23,6 +23,7 @@ mod closing;
 mod conn;
 mod dial;
 mod error;
+mod fd_limit;
 mod handle;
 mod http;
 mod incoming;
@@ -36,6 +37,7 @@ mod tls;
 mod transport;
 
 pub use error::RuntimeError;
+pub use fd_limit::{raise_fd_limit, FdLimit};
 pub use handle::{NodeHandle, Status};
 pub use node::Node;
 pub use settings::{ConnectSpec, ListenSpec, NodeSettings, ServerAddr, TlsSettings};

@@ -12,7 +12,8 @@ use super::{Node, World};
 
 /// Per-step checks: every endpoint's own `check_invariants` (buffers within
 /// the window, server routing to the active client only), the runtime's
-/// listen sockets matching `is_listening`, and every fake buffer bounded.
+/// listen sockets matching `is_listening`, no listen socket open inside a
+/// switch blackout, and every fake buffer bounded.
 /// Returns the invariant's name and the details of the first violation.
 pub fn check_step(w: &World) -> Result<(), (String, String)> {
     let cfg = w.config();
@@ -38,6 +39,18 @@ pub fn check_step(w: &World) -> Result<(), (String, String)> {
                         "{node}: is_listening({}) is {said} but the outputs left the socket {}",
                         cfg.listens(node)[t],
                         if has { "open" } else { "closed" }
+                    ),
+                ));
+            }
+        }
+        if let Some(until) = h.blackout_until.filter(|&t| w.now() < t) {
+            if let Some(&t) = h.listening.iter().next() {
+                return Err((
+                    "switch blackout (DESIGN.md 1, high availability)".into(),
+                    format!(
+                        "{node}: listen socket {} is open at {:?}, inside the blackout that a switch started until {until:?}",
+                        cfg.listens(node)[t],
+                        w.now()
                     ),
                 ));
             }

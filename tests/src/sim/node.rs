@@ -3,8 +3,9 @@
 //! Outputs said. A restart drops all of it.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
 
-use tcpws_protocol::{ConnId, Endpoint, LinkId, TunnelId};
+use tcpws_protocol::{ClientId, ConnId, Endpoint, LinkId, TunnelId};
 
 use super::net::WireId;
 use super::tcp::TcpId;
@@ -41,6 +42,12 @@ pub struct Host {
     pub dialing_server: u32,
     /// The next LinkId to hand out; ids never repeat within a process.
     pub next_link: u64,
+    /// Who this process last said is active (its `ActiveChanged` outputs).
+    pub believes_active: Option<ClientId>,
+    /// The end of the switch blackout the HA rules require of this process
+    /// (virtual time), derived by the harness from the `ActiveChanged`
+    /// outputs, independently of the endpoint's own timer.
+    pub blackout_until: Option<Duration>,
 }
 
 impl Host {
@@ -55,6 +62,8 @@ impl Host {
             links: BTreeMap::new(),
             dialing_server: 0,
             next_link: 1,
+            believes_active: None,
+            blackout_until: None,
         }
     }
 

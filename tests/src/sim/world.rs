@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
 use std::time::Duration;
 
+use tcpws_protocol::frame::ActiveWhy;
 use tcpws_protocol::{ClientId, ConnId, Endpoint, LinkId, Output, TunnelId};
 
 use super::app::{App, AppId, AppPlan, AppRole, BackendMode, Status};
@@ -1688,10 +1689,23 @@ impl World {
                     }
                 }
             }
-            Output::ActiveChanged { .. } => {
+            Output::ActiveChanged { active, why, .. } => {
                 if node == Node::Server {
                     self.counters.switches += 1;
                 }
+                // DESIGN.md section 1: a switch by first data closes the
+                // server's listen sockets, and those of the client that
+                // was active (as it learns of it), for the standby close
+                // duration. Failovers and default choices close nothing.
+                let switch = why == ActiveWhy::Claim.as_str();
+                let lost_activity = match node.client_id() {
+                    Some(me) => h.believes_active == Some(me) && active != Some(me),
+                    None => true,
+                };
+                if switch && lost_activity {
+                    h.blackout_until = Some(now + self.cfg.standby_close);
+                }
+                h.believes_active = active;
             }
         }
     }

@@ -113,7 +113,9 @@ impl Closing {
                 Phase::FlushWs(mut ws) => match ws.flush() {
                     // A server that saw the peer's close gets ConnectionClosed
                     // once its reply is written: that is done writing too.
-                    Ok(()) | Err(WsError::ConnectionClosed) => Some(finish(ws.into_inner())),
+                    Ok(()) | Err(WsError::ConnectionClosed) => {
+                        Some(finish(ws.into_inner().into_transport()))
+                    }
                     Err(WsError::Io(e)) if would_block(&e) => {
                         self.phase = Some(Phase::FlushWs(ws));
                         return Step::Pending;

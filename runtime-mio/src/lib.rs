@@ -28,6 +28,7 @@ mod handle;
 mod http;
 mod incoming;
 mod link;
+mod link_stream;
 mod listener;
 mod node;
 mod settings;
@@ -35,6 +36,7 @@ mod signals;
 mod timers;
 mod tls;
 mod transport;
+mod ws_frame;
 
 pub use error::RuntimeError;
 pub use fd_limit::{raise_fd_limit, FdLimit};

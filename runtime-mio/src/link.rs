@@ -18,11 +18,13 @@ use tungstenite::{Bytes, Error as WsError, Message, WebSocket};
 
 use crate::closing::Closing;
 use crate::dial::{self, Fallback, Progress};
+use crate::link_stream::LinkStream;
 use crate::tls::ClientTls;
 use crate::transport::{self, Handshake, Transport};
+use crate::ws_frame::{self, MaskKeys};
 
 /// A WebSocket over a non-blocking mio socket, plain or TLS.
-pub(crate) type Ws = WebSocket<Transport>;
+pub(crate) type Ws = WebSocket<LinkStream>;
 
 /// The longest close reason a close frame carries (125 bytes minus the code).
 const MAX_CLOSE_REASON: usize = 123;
@@ -53,12 +55,15 @@ pub(crate) enum LinkRead {
 /// An open WebSocket link. Writes are bounded: after a flush hits
 /// `WouldBlock` the link is `blocked` and takes no more messages until a
 /// writable event lets the flush finish, so at most one message waits in
-/// user space beyond the kernel buffer.
+/// user space beyond the kernel buffer. Data messages are framed in place
+/// ([`ws_frame`]); tungstenite reads, and writes control frames.
 #[derive(Debug)]
 pub(crate) struct Link {
     pub(crate) token: Token,
     pub(crate) peer: SocketAddr,
     ws: Ws,
+    /// Mask keys, on a client's link (RFC 6455: clients mask every frame).
+    masks: Option<MaskKeys>,
     /// The last flush would block: send nothing more until it completes.
     pub(crate) blocked: bool,
     /// Waiting in the loop's ready queue for a read.
@@ -74,16 +79,23 @@ impl Link {
         stream: Transport,
         leftover: Vec<u8>,
     ) -> Link {
-        let ws =
-            WebSocket::from_partially_read(stream, leftover, WsRole::Server, Some(ws_config()));
-        Link::new(token, peer, ws)
+        let ws = WebSocket::from_partially_read(
+            LinkStream::new(stream),
+            leftover,
+            WsRole::Server,
+            Some(ws_config()),
+        );
+        Link::new(token, peer, ws, false)
     }
 
-    pub(crate) fn new(token: Token, peer: SocketAddr, ws: Ws) -> Link {
+    /// A link over `ws`; `client` when we are the WebSocket client (and so
+    /// mask our frames).
+    pub(crate) fn new(token: Token, peer: SocketAddr, ws: Ws, client: bool) -> Link {
         Link {
             token,
             peer,
             ws,
+            masks: client.then(MaskKeys::new),
             blocked: false,
             queued: false,
         }
@@ -122,23 +134,38 @@ impl Link {
         }
     }
 
-    /// Queues one binary message and flushes. `Ok(true)`: all written;
-    /// `Ok(false)`: the socket would block and the link is now `blocked`.
-    pub(crate) fn send(&mut self, message: &[u8]) -> Result<bool, String> {
-        match self
-            .ws
-            .write(Message::Binary(Bytes::copy_from_slice(message)))
-        {
-            Ok(()) => {}
-            // The frame is in tungstenite's buffer; the flush below retries.
-            Err(WsError::Io(e))
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
-                ) => {}
-            Err(e) => return Err(describe_ws(&e)),
+    /// Whether a data message may be framed now: nothing of ours or
+    /// tungstenite's waits for the socket (flushing it if it can). `Ok(false)`:
+    /// the socket is full and the link is now `blocked`.
+    pub(crate) fn ready_to_send(&mut self) -> Result<bool, String> {
+        if self.blocked {
+            return Ok(false);
         }
         self.flush()
+    }
+
+    /// Sends the protocol message in `buf[MAX_HEADER..]` as one binary frame,
+    /// framed (and masked, on a client) in place; call only after
+    /// [`ready_to_send`](Self::ready_to_send). `Ok(true)`: all written;
+    /// `Ok(false)`: the socket filled, the rest is kept and the link is now
+    /// `blocked`. `buf` may come back with another buffer's capacity.
+    pub(crate) fn send(&mut self, buf: &mut Vec<u8>) -> Result<bool, String> {
+        let mask = match &mut self.masks {
+            Some(keys) => Some(
+                keys.next()
+                    .map_err(|e| format!("no random mask key for a frame: {e}"))?,
+            ),
+            None => None,
+        };
+        let start = ws_frame::frame_in_place(buf, mask);
+        match self.ws.get_mut().write_frame(buf, start) {
+            Ok(true) => Ok(true),
+            Ok(false) => {
+                self.blocked = true;
+                Ok(false)
+            }
+            Err(e) => Err(format!("socket error: {}", crate::error::describe(&e))),
+        }
     }
 
     /// Whether TLS records (say, a reply the peer's records asked for) wait
@@ -237,7 +264,7 @@ fn describe_ws(e: &WsError) -> String {
 enum DialState {
     Connecting(TcpStream, Fallback),
     TlsHandshaking(Transport),
-    Handshaking(Box<MidHandshake<ClientHandshake<Transport>>>),
+    Handshaking(Box<MidHandshake<ClientHandshake<LinkStream>>>),
 }
 
 /// What a step of the client's attempt produced.
@@ -343,7 +370,8 @@ impl ServerDial {
                     }
                     match &self.tls {
                         None => {
-                            client_with_config(url, Transport::Plain(stream), Some(ws_config()))
+                            let stream = LinkStream::new(Transport::Plain(stream));
+                            client_with_config(url, stream, Some(ws_config()))
                         }
                         Some(tls) => match Transport::client(stream, tls) {
                             Ok(transport) => return self.tls_handshake(transport, url),
@@ -373,7 +401,8 @@ impl ServerDial {
                 if let Some(session) = transport.describe_session() {
                     log::debug!("TLS up with the server at {} ({session})", self.peer);
                 }
-                let result = client_with_config(url, transport, Some(ws_config()));
+                let stream = LinkStream::new(transport);
+                let result = client_with_config(url, stream, Some(ws_config()));
                 self.websocket_step(result)
             }
             Handshake::PlainText(line) => DialStep::failed(format!(
@@ -392,7 +421,7 @@ impl ServerDial {
         &mut self,
         result: Result<
             (Ws, tungstenite::handshake::client::Response),
-            HandshakeError<ClientHandshake<Transport>>,
+            HandshakeError<ClientHandshake<LinkStream>>,
         >,
     ) -> DialStep {
         match result {
@@ -413,7 +442,15 @@ impl ServerDial {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ws_frame::MAX_HEADER;
     use std::time::Duration;
+
+    /// `message` after the room for its frame header, as `send` takes it.
+    fn framed(message: &[u8]) -> Vec<u8> {
+        let mut buf = vec![0; MAX_HEADER];
+        buf.extend_from_slice(message);
+        buf
+    }
 
     #[test]
     fn truncate_keeps_char_boundaries() {
@@ -426,7 +463,7 @@ mod tests {
 
     /// A peer that stops reading makes `send` report a full socket; once it
     /// reads again a writable event lets `flush` finish, and every message
-    /// arrives whole and in order.
+    /// arrives whole and in order (masked, as a client sends them).
     #[test]
     fn blocked_link_resumes_after_writable_and_loses_nothing() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -438,9 +475,9 @@ mod tests {
         poll.registry()
             .register(&mut ours, Token(1), mio::Interest::WRITABLE)
             .unwrap();
-        let ws =
-            WebSocket::from_raw_socket(Transport::Plain(ours), WsRole::Server, Some(ws_config()));
-        let mut link = Link::new(Token(1), addr, ws);
+        let stream = LinkStream::new(Transport::Plain(ours));
+        let ws = WebSocket::from_raw_socket(stream, WsRole::Client, Some(ws_config()));
+        let mut link = Link::new(Token(1), addr, ws, true);
 
         let message = |i: u32| -> Vec<u8> {
             let mut m = vec![(i % 251) as u8; 64 * 1024];
@@ -448,14 +485,14 @@ mod tests {
             m
         };
         let mut sent = 0u32;
-        while !link.blocked {
+        while link.ready_to_send().unwrap() {
             assert!(sent < 10_000, "the socket never filled up");
-            link.send(&message(sent)).unwrap();
+            link.send(&mut framed(&message(sent))).unwrap();
             sent += 1;
         }
 
         let reader = std::thread::spawn(move || {
-            let mut peer = WebSocket::from_raw_socket(peer_std, WsRole::Client, Some(ws_config()));
+            let mut peer = WebSocket::from_raw_socket(peer_std, WsRole::Server, Some(ws_config()));
             for i in 0..sent {
                 match peer.read().unwrap() {
                     Message::Binary(b) => assert_eq!(&b[..], &message(i)[..], "message {i}"),
@@ -557,12 +594,13 @@ mod tests {
             poll.poll(&mut events, Some(Duration::from_millis(100)))
                 .unwrap();
         }
-        let ws = WebSocket::from_raw_socket(transport, WsRole::Server, Some(ws_config()));
-        let mut link = Link::new(Token(1), addr, ws);
+        let stream = LinkStream::new(transport);
+        let ws = WebSocket::from_raw_socket(stream, WsRole::Server, Some(ws_config()));
+        let mut link = Link::new(Token(1), addr, ws, false);
         let mut sent = 0u32;
-        while !link.blocked {
+        while link.ready_to_send().unwrap() {
             assert!(sent < 10_000, "the socket never filled up");
-            link.send(&message(sent)).unwrap();
+            link.send(&mut framed(&message(sent))).unwrap();
             sent += 1;
         }
         count_tx.send(sent).unwrap();

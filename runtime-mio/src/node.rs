@@ -34,6 +34,7 @@ use crate::settings::{authority, NodeSettings};
 use crate::timers::{self, Deadline, Timers};
 use crate::tls::{self, TlsContext};
 use crate::transport::Transport;
+use crate::ws_frame::MAX_HEADER;
 
 /// The waker's token; sockets get tokens from 1 up, never reused.
 const WAKER: Token = Token(0);
@@ -381,15 +382,25 @@ impl EventLoop {
         ids.extend(self.links.keys().copied());
         for &id in &ids {
             while let Some(link) = self.links.get_mut(&id) {
-                if link.blocked {
-                    break;
+                match link.ready_to_send() {
+                    Ok(true) => {}
+                    Ok(false) => break,
+                    Err(reason) => {
+                        self.link_down(id, reason, now);
+                        break;
+                    }
                 }
+                // The frame header goes in front of the message, in place.
                 self.tx_buf.clear();
+                self.tx_buf.resize(MAX_HEADER, 0);
                 if !self.endpoint.poll_transmit(id, now, &mut self.tx_buf) {
                     break;
                 }
-                trace!("{id}: sending a message of {} bytes", self.tx_buf.len());
-                match link.send(&self.tx_buf) {
+                trace!(
+                    "{id}: sending a message of {} bytes",
+                    self.tx_buf.len() - MAX_HEADER
+                );
+                match link.send(&mut self.tx_buf) {
                     Ok(true) => {}
                     Ok(false) => {
                         trace!("{id}: socket full, waiting until writable");
@@ -829,12 +840,13 @@ impl EventLoop {
                 let id = self.next_link_id();
                 let session = ws
                     .get_ref()
+                    .transport()
                     .describe_session()
                     .map(|s| format!(" over {s}"))
                     .unwrap_or_default();
                 self.owners.insert(attempt.token, Owner::Link(id));
                 self.links
-                    .insert(id, Link::new(attempt.token, attempt.peer, *ws));
+                    .insert(id, Link::new(attempt.token, attempt.peer, *ws, true));
                 info!(
                     "{id} up: connected to the server at {url} ({}){session}",
                     attempt.peer

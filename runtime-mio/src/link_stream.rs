@@ -1,0 +1,117 @@
+//! The byte stream under an open link's WebSocket: the transport, plus the
+//! unwritten tail of a data frame we wrote ourselves
+//! ([`ws_frame`](crate::ws_frame)).
+//!
+//! Two writers share the socket: our data frames and tungstenite's control
+//! frames (pongs, close). Frames must not interleave, so our tail always goes
+//! out first: whatever tungstenite writes is refused (`WouldBlock`) until the
+//! tail is gone, and tungstenite keeps it in its own buffer meanwhile. The
+//! link only starts a data frame after a successful `flush`, i.e. when
+//! tungstenite holds nothing either.
+
+use std::io::{self, Read, Write};
+
+use mio::net::TcpStream;
+
+use crate::transport::Transport;
+
+/// A transport with our pending frame bytes in front of any other write.
+#[derive(Debug)]
+pub(crate) struct LinkStream {
+    transport: Transport,
+    /// Our frame bytes not yet on the socket: `pending[written..]`.
+    pending: Vec<u8>,
+    written: usize,
+}
+
+impl LinkStream {
+    pub(crate) fn new(transport: Transport) -> LinkStream {
+        LinkStream {
+            transport,
+            pending: Vec::new(),
+            written: 0,
+        }
+    }
+
+    pub(crate) fn transport(&self) -> &Transport {
+        &self.transport
+    }
+
+    /// The socket (for registration and shutdown).
+    pub(crate) fn tcp_mut(&mut self) -> &mut TcpStream {
+        self.transport.tcp_mut()
+    }
+
+    /// The transport alone; unwritten frame bytes are dropped (the link is
+    /// closing).
+    pub(crate) fn into_transport(self) -> Transport {
+        self.transport
+    }
+
+    /// Whether bytes of ours or the transport's (TLS records) wait for the
+    /// socket.
+    pub(crate) fn wants_write(&self) -> bool {
+        self.written < self.pending.len() || self.transport.wants_write()
+    }
+
+    /// Writes `buf[from..]`, one whole frame, to the socket. `Ok(true)`: all
+    /// written. `Ok(false)`: the socket filled; the rest is kept (`buf` and
+    /// the pending buffer swap places, nothing is copied) and goes out
+    /// before any later write.
+    pub(crate) fn write_frame(&mut self, buf: &mut Vec<u8>, from: usize) -> io::Result<bool> {
+        if self.written < self.pending.len() {
+            // Not expected (the link flushes first); keep the order anyway.
+            self.pending.extend_from_slice(&buf[from..]);
+            return Ok(false);
+        }
+        let mut at = from;
+        while at < buf.len() {
+            match self.transport.write(&buf[at..]) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => at += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    std::mem::swap(&mut self.pending, buf);
+                    self.written = at;
+                    buf.clear();
+                    return Ok(false);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(true)
+    }
+
+    /// Writes out our pending frame bytes; `WouldBlock` while some remain.
+    fn drain(&mut self) -> io::Result<()> {
+        while self.written < self.pending.len() {
+            match self.transport.write(&self.pending[self.written..]) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => self.written += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        self.pending.clear();
+        self.written = 0;
+        Ok(())
+    }
+}
+
+impl Read for LinkStream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.transport.read(buf)
+    }
+}
+
+impl Write for LinkStream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.drain()?;
+        self.transport.write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.drain()?;
+        self.transport.flush()
+    }
+}

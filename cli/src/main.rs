@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use argh::FromArgs;
-use tcpws::{config, demo, logging};
+use tcpws::{bench, config, demo, logging};
 
 /// Exit code for a bad config or bad arguments: nothing was started.
 const EXIT_CONFIG: u8 = 2;
@@ -22,6 +22,7 @@ enum Command {
     Run(RunArgs),
     Check(CheckArgs),
     Demo(DemoArgs),
+    Bench(bench::BenchArgs),
 }
 
 /// Run as the server or a client, as the config file says.
@@ -57,6 +58,7 @@ fn main() -> ExitCode {
         Command::Run(args) => run(args.path.as_deref()),
         Command::Check(args) => check(&args.path),
         Command::Demo(_) => demo(),
+        Command::Bench(args) => bench(&args),
     }
 }
 
@@ -178,4 +180,53 @@ fn demo() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `tcpws bench`: the table (or JSON) on stdout, progress on stderr; exit
+/// code 2 for bad options, 1 if a case could not be measured. Targets
+/// missed are reported, not failed: this is a benchmark, not a test.
+fn bench(args: &bench::BenchArgs) -> ExitCode {
+    if args.serve_hold {
+        return match bench::serve_hold() {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    let report = match bench::run(args) {
+        Ok(report) => report,
+        Err(e @ bench::BenchError::Usage(_)) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+        Err(e) => {
+            eprintln!("bench failed: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    for note in &report.notes {
+        eprintln!("note: {note}");
+    }
+    if args.json {
+        println!("{:#}", report.json());
+    } else {
+        let (passed, missed) = report.score();
+        println!(
+            "tcpws bench {}: median of {} run(s) on {} CPUs, {:.0} s; other work kept {} CPUs busy",
+            env!("CARGO_PKG_VERSION"),
+            report.options["runs"],
+            report.cpus,
+            report.wall_secs,
+            report
+                .other_cpus
+                .map_or("?".to_string(), |c| format!("{c:.1}")),
+        );
+        println!();
+        print!("{}", report.table());
+        println!();
+        println!("targets: {passed} met, {missed} missed");
+    }
+    ExitCode::SUCCESS
 }

@@ -24,6 +24,7 @@ mod conn;
 mod dial;
 mod error;
 mod fd_limit;
+mod fd_reserve;
 mod handle;
 mod http;
 mod incoming;

@@ -25,6 +25,7 @@ use crate::closing::{self, Closing};
 use crate::conn::{self, Conn, ConnState};
 use crate::dial;
 use crate::error::{describe, RuntimeError};
+use crate::fd_reserve::FdReserve;
 use crate::handle::{NodeHandle, Shared, Status};
 use crate::http::{self, HeadError, Route};
 use crate::incoming::{self, Incoming};
@@ -118,6 +119,7 @@ impl Node {
             timers: Timers::default(),
             scratch: vec![0; SCRATCH],
             tx_buf: Vec::new(),
+            fd_reserve: FdReserve::new(),
             link_ids: Vec::new(),
             shutting_down: false,
             tls,
@@ -260,6 +262,8 @@ struct EventLoop {
     timers: Timers,
     scratch: Vec<u8>,
     tx_buf: Vec<u8>,
+    /// A spare descriptor, to shed connections at the open-files limit.
+    fd_reserve: FdReserve,
     link_ids: Vec<LinkId>,
     shutting_down: bool,
     /// The TLS side of the server's port or the client's link, for https/wss.
@@ -573,6 +577,17 @@ impl EventLoop {
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if FdReserve::is_exhaustion(&e) => {
+                    let Some((listener, _)) = &self.server_listener else {
+                        return;
+                    };
+                    let shed = self.fd_reserve.shed(listener);
+                    error!(
+                        "cannot accept on the server port: {e}; closed {shed} waiting \
+                         connection(s) (raise the open files limit, ulimit -n)"
+                    );
+                    return;
+                }
                 Err(e) => {
                     error!("cannot accept on the server port: {e}");
                     return;
@@ -1105,6 +1120,18 @@ impl EventLoop {
                 },
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if FdReserve::is_exhaustion(&e) => {
+                    let shed = match &self.listeners[tunnel.0].socket {
+                        Some((socket, _, _)) => self.fd_reserve.shed(socket),
+                        None => 0,
+                    };
+                    error!(
+                        "cannot accept on tunnel {:?}: {e}; closed {shed} waiting connection(s) \
+                         (raise the open files limit, ulimit -n)",
+                        self.listeners[tunnel.0].spec.name
+                    );
+                    return;
+                }
                 Err(e) => {
                     error!(
                         "cannot accept on tunnel {:?}: {e}",

@@ -1,0 +1,742 @@
+//! Writes the checked-in seed corpora under fuzz/seeds/<target>/.
+//!
+//! ```text
+//! cd fuzz && cargo run --example seeds
+//! ```
+//!
+//! Frames are encoded by the protocol crate itself, so every `frame_decode`
+//! seed is a valid message (plus a few deliberately broken ones). Configs
+//! are literal JSON texts, the seed README's examples among them. The
+//! `protocol_endpoint` seeds are scenarios written in the byte format that
+//! `arbitrary` 1.5 reads the target's `Input` from: integers little-endian,
+//! a bool is a byte's low bit, an enum variant is a u32 `v` with
+//! `(v * variant_count) >> 32 == index`, and every `Vec` element is preceded
+//! by a continue byte (1) and the list ends with a 0 byte or the input. The
+//! variant indexes below must follow the order of the enums in
+//! fuzz_targets/protocol_endpoint.rs; check a seed with
+//! `cargo +nightly fuzz fmt protocol_endpoint seeds/protocol_endpoint/FILE`.
+//! A stale seed is not harmful (it decodes to some other scenario), just
+//! less useful.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use tcpws_protocol::frame::{ActiveWhy, Control, Frame, Hello, ResetCode, Welcome};
+use tcpws_protocol::{ClientId, StreamId, PROTOCOL_VERSION};
+
+fn main() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("seeds");
+    let mut written = 0;
+    written += frame_seeds(&root.join("frame_decode"));
+    written += config_seeds(&root.join("config"));
+    written += endpoint_seeds(&root.join("protocol_endpoint"));
+    println!("wrote {written} seeds under {}", root.display());
+}
+
+fn write(dir: &Path, name: &str, bytes: &[u8]) -> usize {
+    fs::create_dir_all(dir).expect("create the seed directory");
+    let path: PathBuf = dir.join(name);
+    fs::write(&path, bytes).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+    1
+}
+
+// ---- frame_decode: one message each ----
+
+fn frame_seeds(dir: &Path) -> usize {
+    let hello = Frame::Hello(Hello {
+        version: PROTOCOL_VERSION,
+        client: ClientId::One,
+        token: 0,
+        epoch: 0,
+        ctl_rx: 0,
+        window: 4 * 1024 * 1024,
+    });
+    let resume_hello = Frame::Hello(Hello {
+        version: PROTOCOL_VERSION,
+        client: ClientId::Two,
+        token: 0x1234_5678_9abc_def0,
+        epoch: 3,
+        ctl_rx: 17,
+        window: 65_536,
+    });
+    let welcome = Frame::Welcome(Welcome {
+        version: PROTOCOL_VERSION,
+        token: 0x1234_5678_9abc_def0,
+        resumed: true,
+        ctl_rx: 5,
+        window: 4 * 1024 * 1024,
+        grace_ms: 30_000,
+        active: Some(ClientId::One),
+        epoch: 2,
+    });
+    let new_welcome = Frame::Welcome(Welcome {
+        version: PROTOCOL_VERSION,
+        token: 99,
+        resumed: false,
+        ctl_rx: 0,
+        window: 1024,
+        grace_ms: 0,
+        active: None,
+        epoch: 0,
+    });
+    let control = |seq: u64, body: Control<&'static str>| Frame::Control { seq, body };
+    let open = control(
+        1,
+        Control::Open {
+            stream: StreamId(1),
+            tunnel: "duckduckgo",
+        },
+    );
+    let accepted = control(
+        1,
+        Control::OpenResult {
+            stream: StreamId(1),
+            accepted: true,
+            reason: "",
+        },
+    );
+    let refused = control(
+        2,
+        Control::OpenResult {
+            stream: StreamId(3),
+            accepted: false,
+            reason: "no tunnel named \"x\" connects from the client",
+        },
+    );
+    let fin = control(
+        3,
+        Control::Fin {
+            stream: StreamId(2),
+            final_offset: 4096,
+        },
+    );
+    let reset = control(
+        4,
+        Control::Reset {
+            stream: StreamId(5),
+            code: ResetCode::Switched,
+            reason: "the active client switched",
+        },
+    );
+    let claim = control(5, Control::Claim { epoch: 7 });
+    let active = control(
+        6,
+        Control::Active {
+            client: Some(ClientId::Two),
+            epoch: 8,
+            why: ActiveWhy::Claim,
+        },
+    );
+    let payload: Vec<u8> = (0..64u8).collect();
+    let data = Frame::Data {
+        stream: StreamId(1),
+        offset: 0,
+        payload: &payload,
+    };
+    let late_data = Frame::Data {
+        stream: StreamId(2),
+        offset: 1 << 40,
+        payload: b"late",
+    };
+    let ack = Frame::Ack {
+        stream: StreamId(1),
+        consumed: 64,
+    };
+    let control_ack = Frame::ControlAck { seq: 6 };
+
+    let empty_data = Frame::Data {
+        stream: StreamId(4),
+        offset: 10,
+        payload: &[],
+    };
+    let singles: [(&str, &Frame<'_>); 17] = [
+        ("hello", &hello),
+        ("hello-resume", &resume_hello),
+        ("welcome-resumed", &welcome),
+        ("welcome-new", &new_welcome),
+        ("open", &open),
+        ("open-result-accepted", &accepted),
+        ("open-result-refused", &refused),
+        ("fin", &fin),
+        ("reset", &reset),
+        ("claim", &claim),
+        ("active", &active),
+        ("data", &data),
+        ("data-far-offset", &late_data),
+        ("ack", &ack),
+        ("control-ack", &control_ack),
+        ("keepalive", &Frame::Keepalive),
+        ("data-empty", &empty_data),
+    ];
+    let mut n = 0;
+    for (name, frame) in singles {
+        let mut out = Vec::new();
+        frame.encode(&mut out);
+        n += write(dir, name, &out);
+    }
+
+    // Whole messages as endpoints send them.
+    let mut msg = Vec::new();
+    for f in [&new_welcome, &active, &open, &data, &ack, &control_ack] {
+        f.encode(&mut msg);
+    }
+    n += write(dir, "message-welcome-open-data", &msg);
+    let mut msg = Vec::new();
+    for f in [
+        &accepted,
+        &fin,
+        &reset,
+        &claim,
+        &data,
+        &ack,
+        &Frame::Keepalive,
+    ] {
+        f.encode(&mut msg);
+    }
+    n += write(dir, "message-controls", &msg);
+
+    // Every reset code and every reason for a change of active client.
+    let mut msg = Vec::new();
+    for (i, code) in [
+        ResetCode::Application,
+        ResetCode::Switched,
+        ResetCode::SessionEnded,
+        ResetCode::Protocol,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let seq = 10 + i as u64;
+        control(
+            seq,
+            Control::Reset {
+                stream: StreamId(seq),
+                code,
+                reason: "",
+            },
+        )
+        .encode(&mut msg);
+    }
+    for (i, why) in [ActiveWhy::Default, ActiveWhy::Claim, ActiveWhy::Failover]
+        .into_iter()
+        .enumerate()
+    {
+        let client = [None, Some(ClientId::One), Some(ClientId::Two)][i];
+        control(
+            20 + i as u64,
+            Control::Active {
+                client,
+                epoch: i as u64,
+                why,
+            },
+        )
+        .encode(&mut msg);
+    }
+    n += write(dir, "message-every-code", &msg);
+
+    // Broken ones: a truncated frame, a length over the limit, an unknown kind.
+    let mut cut = Vec::new();
+    welcome.encode(&mut cut);
+    cut.truncate(cut.len() - 3);
+    n += write(dir, "invalid-truncated-welcome", &cut);
+    n += write(dir, "invalid-huge-length", &[0x05, 0xff, 0xff, 0xff, 0xff]);
+    n += write(dir, "invalid-unknown-kind", &[0x7f, 0, 0, 0, 0]);
+    n
+}
+
+// ---- config: config.json texts ----
+
+/// The seed README's "Example Client Configuration", verbatim.
+const README_CLIENT_1: &str = r#"{
+    "dataExchange": {
+        "enableMutualTLS": false,
+        "mutualTLSTrustedCACertificateBundleFilePath": "/Users/jchesney/Downloads/tcp_svr/trusted-ca.pem",
+        "mutualTLSTrustedPeerCertificateBundleFilePath": "/Users/jchesney/Downloads/tcp_svr/certs-of-peers.pem",
+        "serverUrl": "http://localhost:8080",
+        "tlsBundleFilePath": "/Users/jchesney/Downloads/tcp_svr/key-cert-ca-root-chain.pem"
+    },
+    "logging": {
+        "daysToKeep": 14,
+        "level": "DEBUG",
+        "logToStdout": true,
+        "syslog": {
+            "logToSysloyHost": null
+        }
+    },
+    "tcpTunnelConnects": [
+        {
+            "connectToHost": "search.brave.com",
+            "connectToPort": 80,
+            "tunnelName": "brave"
+        },
+        {
+            "connectToHost": "127.0.0.1",
+            "connectToPort": 22,
+            "tunnelName": "test_ssh"
+        }
+    ],
+    "tcpTunnelListens": [
+        {
+            "listenBindAddress": "127.0.0.1",
+            "listenPort": 8091,
+            "tunnelName": "duckduckgo"
+        }],
+    "weAreServer": false,
+    "clientId": 1
+}
+"#;
+
+/// The seed README's "Example Second Client Configuration", verbatim.
+const README_CLIENT_2: &str = r#"{
+    "dataExchange": {
+        "serverUrl": "http://localhost:8080"
+    },
+    "tcpTunnelListens": [
+        {
+            "listenBindAddress": "127.0.0.1",
+            "listenPort": 8094,
+            "tunnelName": "duckduckgo"
+        }],
+    "weAreServer": false,
+    "clientId": 2
+}
+"#;
+
+/// The seed README's "Example Server Configuration", verbatim.
+const README_SERVER: &str = r#"{
+    "dataExchange": {
+        "enableMutualTLS": false,
+        "mutualTLSTrustedCACertificateBundleFilePath": "/Users/jchesney/Downloads/tcp_svr/trusted-ca.pem",
+        "mutualTLSTrustedPeerCertificateBundleFilePath": "/Users/jchesney/Downloads/tcp_svr/certs-of-peers.pem",
+        "serverUrl": "http://localhost:8080",
+        "tlsBundleFilePath": "/Users/jchesney/Downloads/tcp_svr/key-cert-ca-root-chain.pem"
+    },
+    "logging": {
+        "daysToKeep": 14,
+        "level": "DEBUG",
+        "logToStdout": true,
+        "syslog": {
+            "logToSysloyHost": null
+        }
+    },
+    "tcpTunnelConnects": [
+        {
+            "connectToHost": "duckduckgo.com",
+            "connectToPort": 80,
+            "tunnelName": "duckduckgo"
+        }
+    ],
+    "tcpTunnelListens": [
+        {
+            "listenBindAddress": "127.0.0.1",
+            "listenPort": 8092,
+            "tunnelName": "brave"
+        },
+        {
+            "listenBindAddress": "127.0.0.1",
+            "listenPort": 8022,
+            "tunnelName": "test_ssh"
+        }
+    ],
+    "weAreServer": true
+}
+"#;
+
+/// Every key the parser knows, with non-default values.
+const EVERY_KEY: &str = r#"{
+    "weAreServer": true,
+    "clientId": 2,
+    "standbySocketCloseDurationSecs": 2.5,
+    "dataExchange": {
+        "serverUrl": "wss://tunnel.example.com:8443/ws",
+        "enableMutualTLS": true,
+        "tlsBundleFilePath": "/etc/tcpws/key-cert-chain.pem",
+        "mutualTLSTrustedCACertificateBundleFilePath": "/etc/tcpws/ca.pem",
+        "mutualTLSTrustedPeerCertificateBundleFilePath": "/etc/tcpws/peers.pem",
+        "perConnectionBufferBytes": 65536,
+        "resumeGraceSecs": 0,
+        "keepaliveIntervalSecs": 0.5,
+        "keepaliveTimeoutSecs": 1.5,
+        "connectTimeoutSecs": 3,
+        "serverBindAddress": "::1"
+    },
+    "logging": {
+        "level": "warning",
+        "logToStdout": false,
+        "daysToKeep": 0,
+        "syslog": {
+            "logToSysloyHost": "[::1]:5514",
+            "logToSysloyPort": 514,
+            "logToSysloyProtocol": "local3"
+        }
+    },
+    "tcpTunnelListens": [
+        {"tunnelName": "a", "listenBindAddress": "0.0.0.0", "listenPort": 1},
+        {"tunnelName": "b", "listenPort": 65535}
+    ],
+    "tcpTunnelConnects": [
+        {"tunnelName": "c", "connectToHost": "db.internal", "connectToPort": 5432}
+    ]
+}
+"#;
+
+fn config_seeds(dir: &Path) -> usize {
+    let files: [(&str, &str); 12] = [
+        ("readme-client-1.json", README_CLIENT_1),
+        ("readme-client-2.json", README_CLIENT_2),
+        ("readme-server.json", README_SERVER),
+        ("every-key.json", EVERY_KEY),
+        ("empty-object.json", "{}\n"),
+        (
+            "bom-and-nulls.json",
+            "\u{feff}{\"clientId\": null, \"logging\": null, \"dataExchange\": {\"serverUrl\": null}}",
+        ),
+        (
+            "unknown-keys.json",
+            r#"{"weAreServr": true, "logging": {"syslg": {}}, "dataExchange": {"extra": [1, {"a": null}]}}"#,
+        ),
+        (
+            "wrong-types.json",
+            r#"{"clientId": "1", "weAreServer": "yes", "tcpTunnelListens": {"tunnelName": "x"}}"#,
+        ),
+        (
+            "bad-values.json",
+            r#"{"clientId": 3, "standbySocketCloseDurationSecs": -1, "dataExchange": {"serverUrl": "ftp://x", "perConnectionBufferBytes": 1e300, "keepaliveIntervalSecs": 20, "keepaliveTimeoutSecs": 5}}"#,
+        ),
+        (
+            "duplicate-tunnel.json",
+            r#"{"tcpTunnelConnects": [{"tunnelName": "t", "connectToHost": "h", "connectToPort": 1}, {"tunnelName": "t", "connectToHost": "h", "connectToPort": 2}]}"#,
+        ),
+        ("syntax-error.json", "{\"clientId\": 1,, }"),
+        ("not-an-object.json", "[1, 2.5e-3, \"\\ud83d\\ude00\", true, null]"),
+    ];
+    let mut n = 0;
+    for (name, text) in files {
+        n += write(dir, name, text.as_bytes());
+    }
+    n
+}
+
+// ---- protocol_endpoint: scenarios in arbitrary's byte format ----
+
+/// The variant counts and indexes of the target's enums.
+mod op {
+    pub const COUNT: u64 = 19;
+    pub const CONNECT: u64 = 0;
+    pub const BREAK: u64 = 1;
+    pub const DELIVER: u64 = 2;
+    pub const SETTLE: u64 = 3;
+    pub const ACCEPT: u64 = 4;
+    pub const DIAL_RESULT: u64 = 5;
+    pub const APP_DATA: u64 = 6;
+    pub const APP_WRITTEN: u64 = 7;
+    pub const APP_EOF: u64 = 8;
+    pub const APP_RESET: u64 = 9;
+    pub const ADVANCE: u64 = 10;
+    pub const NEXT_DEADLINE: u64 = 11;
+    pub const SHUTDOWN: u64 = 13;
+    pub const HOSTILE_LINK_UP: u64 = 15;
+    pub const HOSTILE: u64 = 17;
+    pub const TAMPER: u64 = 18;
+}
+
+/// `NodeSel`: Server, One, Two.
+const SERVER: u64 = 0;
+const ONE: u64 = 1;
+const TWO: u64 = 2;
+/// `ConnectOutcome`: Ok, Fail, Hostile.
+const CONNECT_OK: u64 = 0;
+const CONNECT_FAIL: u64 = 1;
+/// `Tamper` variants.
+const TAMPER_COUNT: u64 = 8;
+const TAMPER_SCATTER: u64 = 7;
+const TAMPER_DROP: u64 = 0;
+const TAMPER_DUPLICATE: u64 = 1;
+const TAMPER_REORDER: u64 = 2;
+const TAMPER_SPLIT: u64 = 3;
+const TAMPER_MERGE: u64 = 4;
+/// `HostileTarget::ServerHostileLink`, of 4.
+const HOSTILE_TARGET_COUNT: u64 = 4;
+/// `FuzzFrame` variants used here, of 13.
+const FUZZ_FRAME_COUNT: u64 = 13;
+const FF_HELLO: u64 = 1;
+const FF_OPEN: u64 = 3;
+const FF_DATA: u64 = 5;
+
+#[derive(Default)]
+struct Enc(Vec<u8>);
+
+impl Enc {
+    fn u8(&mut self, v: u8) -> &mut Self {
+        self.0.push(v);
+        self
+    }
+    fn u16(&mut self, v: u16) -> &mut Self {
+        self.0.extend_from_slice(&v.to_le_bytes());
+        self
+    }
+    fn u64(&mut self, v: u64) -> &mut Self {
+        self.0.extend_from_slice(&v.to_le_bytes());
+        self
+    }
+    fn bool(&mut self, v: bool) -> &mut Self {
+        self.u8(u8::from(v))
+    }
+    /// Variant `index` of an enum of `count` variants.
+    fn variant(&mut self, index: u64, count: u64) -> &mut Self {
+        let v = (index << 32).div_ceil(count);
+        self.0.extend_from_slice(&(v as u32).to_le_bytes());
+        self
+    }
+    fn node(&mut self, n: u64) -> &mut Self {
+        self.variant(n, 3)
+    }
+    /// The start of the next element of `ops`.
+    fn op(&mut self, index: u64) -> &mut Self {
+        self.bool(true).variant(index, op::COUNT)
+    }
+    fn params(&mut self, two_clients: bool, eager_write: bool) -> &mut Self {
+        self.u8(3) // window 4 KiB
+            .u8(1) // max_message 2 KiB
+            .u8(3) // 4 streams
+            .u16(5_000) // grace
+            .u16(900) // keepalive every 1 s
+            .u16(2_000) // timeout 3 s
+            .u16(1_000) // standby close
+            .u8(50) // reconnect_min 51 ms
+            .u8(3) // reconnect_max 204 ms
+            .u64(0x5eed)
+            .bool(two_clients)
+            .bool(eager_write)
+    }
+    fn connect(&mut self, first_client: bool, outcome: u64) -> &mut Self {
+        self.op(op::CONNECT).bool(first_client).variant(outcome, 3)
+    }
+    fn settle(&mut self, write_apps: bool) -> &mut Self {
+        self.op(op::SETTLE).bool(write_apps)
+    }
+    fn accept(&mut self, node: u64, tunnel: u8) -> &mut Self {
+        self.op(op::ACCEPT).node(node).u8(tunnel)
+    }
+    fn dial(&mut self, node: u64, ok: bool) -> &mut Self {
+        self.op(op::DIAL_RESULT).node(node).u8(0).bool(ok)
+    }
+    fn app_data(&mut self, node: u64, pick: u8, len: u16) -> &mut Self {
+        self.op(op::APP_DATA)
+            .node(node)
+            .u8(pick)
+            .u16(len)
+            .bool(false)
+    }
+    fn app_written(&mut self, node: u64, pick: u8, max: u16) -> &mut Self {
+        self.op(op::APP_WRITTEN).node(node).u8(pick).u16(max)
+    }
+    fn app_eof(&mut self, node: u64, pick: u8) -> &mut Self {
+        self.op(op::APP_EOF).node(node).u8(pick)
+    }
+    /// Delivers one queued message of wire 0.
+    fn deliver(&mut self, to_server: bool, count: u8) -> &mut Self {
+        self.op(op::DELIVER).u8(0).bool(to_server).u8(count)
+    }
+    /// Tampers with the next message to client 1 on wire 0; the variant's
+    /// fields follow.
+    fn tamper(&mut self, how: u64) -> &mut Self {
+        self.op(op::TAMPER)
+            .u8(0)
+            .bool(false)
+            .variant(how, TAMPER_COUNT)
+    }
+    fn advance(&mut self, ms: u16, network: bool) -> &mut Self {
+        self.op(op::ADVANCE).u16(ms).bool(network)
+    }
+    /// Client 1 (and 2) connected, handshakes done, the server listening.
+    fn online(&mut self, two: bool) -> &mut Self {
+        self.connect(true, CONNECT_OK);
+        if two {
+            self.connect(false, CONNECT_OK);
+        }
+        self.settle(true)
+    }
+    /// A stream from the server's listen socket "a" to the active client,
+    /// dialled, with data both ways.
+    fn server_stream(&mut self, active: u64) -> &mut Self {
+        self.accept(SERVER, 0)
+            .settle(true)
+            .dial(active, true)
+            .app_data(SERVER, 0, 3_000)
+            .app_data(active, 0, 500)
+            .settle(true)
+    }
+    /// The end of the input (not strictly needed: running out ends it too).
+    fn done(&mut self) -> Vec<u8> {
+        self.bool(false);
+        std::mem::take(&mut self.0)
+    }
+}
+
+fn endpoint_seeds(dir: &Path) -> usize {
+    let mut n = 0;
+
+    // Both directions of one stream, then a clean half-close each way.
+    let mut e = Enc::default();
+    e.params(false, false)
+        .online(false)
+        .server_stream(ONE)
+        .app_data(SERVER, 0, 4_000)
+        .app_written(ONE, 0, 700)
+        .settle(true)
+        .app_eof(SERVER, 0)
+        .app_eof(ONE, 0)
+        .settle(true);
+    n += write(dir, "stream-both-ways-and-close", &e.done());
+
+    // A stream the client opens (its listen socket "c" -> the server dials).
+    let mut e = Enc::default();
+    e.params(false, true)
+        .online(false)
+        .accept(ONE, 0)
+        .settle(true)
+        .dial(SERVER, true)
+        .app_data(ONE, 0, 2_000)
+        .settle(true)
+        .op(op::APP_RESET)
+        .node(SERVER)
+        .u8(0)
+        .settle(true);
+    n += write(dir, "client-opens-server-resets", &e.done());
+
+    // Two clients: first data on the standby's listen socket claims activity.
+    let mut e = Enc::default();
+    e.params(true, false)
+        .online(true)
+        .server_stream(ONE)
+        .accept(TWO, 0)
+        .app_data(TWO, 0, 100)
+        .settle(true)
+        .dial(SERVER, true)
+        .settle(true)
+        .accept(SERVER, 1)
+        .settle(true)
+        .dial(TWO, true)
+        .settle(true);
+    n += write(dir, "two-clients-claim", &e.done());
+
+    // The link breaks mid-stream and the client resumes within the grace.
+    let mut e = Enc::default();
+    e.params(false, false)
+        .online(false)
+        .server_stream(ONE)
+        .app_data(SERVER, 0, 3_000)
+        .op(op::BREAK)
+        .u8(0)
+        .u8(3)
+        .advance(300, false)
+        .connect(true, CONNECT_OK)
+        .settle(true)
+        .app_written(ONE, 0, 4_000)
+        .settle(true);
+    n += write(dir, "break-and-resume", &e.done());
+
+    // The link breaks, reconnecting fails, the grace period runs out;
+    // client 2 takes over by failover.
+    let mut e = Enc::default();
+    e.params(true, false)
+        .online(true)
+        .server_stream(ONE)
+        .op(op::BREAK)
+        .u8(0)
+        .u8(3)
+        .connect(true, CONNECT_FAIL)
+        .advance(6_000, true)
+        .op(op::NEXT_DEADLINE)
+        .settle(true)
+        .server_stream(TWO);
+    n += write(dir, "grace-expires-failover", &e.done());
+
+    // Nothing is delivered: keepalives and the idle timeout close the link.
+    let mut e = Enc::default();
+    e.params(false, false)
+        .online(false)
+        .advance(10_000, false)
+        .settle(false)
+        .advance(1_000, true);
+    n += write(dir, "idle-timeout", &e.done());
+
+    // The transport re-chunks and scatters the server's messages (the
+    // receiver must not notice), then duplicates one.
+    let mut e = Enc::default();
+    e.params(false, false)
+        .connect(true, CONNECT_OK)
+        .deliver(true, 1)
+        .deliver(false, 1)
+        .accept(SERVER, 0)
+        .app_data(SERVER, 0, 1_000)
+        .tamper(TAMPER_MERGE)
+        .tamper(TAMPER_SCATTER)
+        .u16(300)
+        .u16(100)
+        .tamper(TAMPER_SPLIT)
+        .u8(1)
+        .tamper(TAMPER_DUPLICATE)
+        .settle(true)
+        .dial(ONE, true)
+        .settle(true);
+    n += write(dir, "transport-merge-scatter-split-dup", &e.done());
+
+    // The transport reorders two messages and drops one.
+    let mut e = Enc::default();
+    e.params(false, true)
+        .online(false)
+        .server_stream(ONE)
+        .app_data(SERVER, 0, 2_000)
+        .app_data(SERVER, 0, 2_000)
+        .tamper(TAMPER_REORDER)
+        .tamper(TAMPER_DROP)
+        .settle(true);
+    n += write(dir, "transport-reorder-drop", &e.done());
+
+    // A hostile client says hello and opens a stream with data.
+    let mut e = Enc::default();
+    e.params(false, false)
+        .online(false)
+        .op(op::HOSTILE_LINK_UP)
+        .op(op::HOSTILE)
+        .variant(0, HOSTILE_TARGET_COUNT)
+        .u8(0);
+    // frames: Hello { bad_version, client, token, epoch, ctl_rx, window }
+    e.bool(true)
+        .variant(FF_HELLO, FUZZ_FRAME_COUNT)
+        .bool(false)
+        .bool(false)
+        .u8(0)
+        .u8(0)
+        .u8(0)
+        .u16(1_000);
+    // Open { seq, stream, name }
+    e.bool(true)
+        .variant(FF_OPEN, FUZZ_FRAME_COUNT)
+        .u8(1)
+        .u8(2)
+        .u8(2);
+    // Data { stream, offset, len }
+    e.bool(true)
+        .variant(FF_DATA, FUZZ_FRAME_COUNT)
+        .u8(2)
+        .u16(0)
+        .u16(100)
+        .bool(false);
+    e.settle(true).dial(SERVER, true).settle(true);
+    n += write(dir, "hostile-client-opens", &e.done());
+
+    // A shutdown in the middle of a stream.
+    let mut e = Enc::default();
+    e.params(false, false)
+        .online(false)
+        .server_stream(ONE)
+        .op(op::SHUTDOWN)
+        .node(SERVER)
+        .settle(true)
+        .advance(2_000, true);
+    n += write(dir, "shutdown-mid-stream", &e.done());
+    n
+}

@@ -12,11 +12,14 @@
 //! obeys its [`tcpws_protocol::Output`]s and sleeps until its next deadline.
 //!
 //! ```no_run
-//! # fn settings() -> tcpws_runtime_mio::NodeSettings { unimplemented!() }
-//! let node = tcpws_runtime_mio::Node::new(settings())?;
-//! tcpws_runtime_mio::install_signal_handlers(node.handle())?;
-//! node.run()?;
-//! # Ok::<(), tcpws_runtime_mio::RuntimeError>(())
+//! use tcpws_runtime_mio::{install_signal_handlers, Node, NodeSettings, RuntimeError};
+//!
+//! /// Runs a node until SIGINT or SIGTERM.
+//! fn serve(settings: NodeSettings) -> Result<(), RuntimeError> {
+//!     let node = Node::new(settings)?;
+//!     install_signal_handlers(node.handle())?;
+//!     node.run()
+//! }
 //! ```
 
 mod closing;

@@ -4,90 +4,19 @@
 //! rcgen and written in the seed's bundle layout.
 
 use std::io::{Read, Write};
-use std::net::{Shutdown, TcpListener, TcpStream};
+use std::net::{Shutdown, TcpStream};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::thread::{self, JoinHandle};
-use std::time::{Duration, Instant};
+use std::thread;
+use std::time::Duration;
 
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair, KeyUsagePurpose};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+mod support;
+
+use support::*;
 use tcpws_protocol::{ClientId, Config, Role};
-use tcpws_runtime_mio::{
-    ConnectSpec, ListenSpec, Node, NodeHandle, NodeSettings, ServerAddr, Status, TlsSettings,
-};
-
-const WAIT: Duration = Duration::from_secs(20);
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn wait_for(handle: &NodeHandle, what: &str, cond: impl Fn(&Status) -> bool) {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let status = handle.status();
-        if cond(&status) {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "timed out waiting for {what}; last status: {status:?}"
-        );
-        thread::sleep(Duration::from_millis(10));
-    }
-}
-
-/// A one-thread-per-connection echo server.
-fn echo_server() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            thread::spawn(move || {
-                let mut buf = vec![0; 64 * 1024];
-                while let Ok(n) = stream.read(&mut buf) {
-                    if n == 0 || stream.write_all(&buf[..n]).is_err() {
-                        break;
-                    }
-                }
-                let _ = stream.shutdown(Shutdown::Write);
-            });
-        }
-    });
-    port
-}
-
-struct Running {
-    handle: NodeHandle,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl Running {
-    fn start(settings: NodeSettings) -> Running {
-        let node = Node::new(settings).expect("node starts");
-        let handle = node.handle();
-        let thread = thread::spawn(move || node.run().expect("node runs"));
-        Running {
-            handle,
-            thread: Some(thread),
-        }
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        self.handle.shutdown();
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
+use tcpws_runtime_mio::{ConnectSpec, ListenSpec, NodeSettings, ServerAddr, TlsSettings};
 
 struct Made {
     cert: rcgen::Certificate,
@@ -270,13 +199,13 @@ fn wss_carries_tunnels_and_http() {
     let _ = env_logger::builder().is_test(true).try_init();
     let dir = scratch("wss");
     let server_side = side(&dir, "server");
-    let echo = echo_server();
+    let echo = Echo::start();
     let (ws, server_listen, client_listen) = (free_port(), free_port(), free_port());
     let server = Running::start(settings(
         Role::Server,
         ws,
         server_listen,
-        echo,
+        echo.port,
         TlsSettings {
             bundle: Some(server_side.bundle.clone()),
             mutual: false,
@@ -288,7 +217,7 @@ fn wss_carries_tunnels_and_http() {
         Role::Client(ClientId::One),
         ws,
         client_listen,
-        echo,
+        echo.port,
         TlsSettings {
             bundle: None,
             mutual: false,
@@ -317,13 +246,13 @@ fn mutual_tls_carries_tunnels_and_pins_peers() {
     let dir = scratch("mutual");
     let server_side = side(&dir, "server");
     let client_side = side(&dir, "client");
-    let echo = echo_server();
+    let echo = Echo::start();
     let (ws, server_listen, client_listen) = (free_port(), free_port(), free_port());
     let server = Running::start(settings(
         Role::Server,
         ws,
         server_listen,
-        echo,
+        echo.port,
         TlsSettings {
             bundle: Some(server_side.bundle.clone()),
             mutual: true,
@@ -335,7 +264,7 @@ fn mutual_tls_carries_tunnels_and_pins_peers() {
         Role::Client(ClientId::One),
         ws,
         client_listen,
-        echo,
+        echo.port,
         TlsSettings {
             bundle: Some(client_side.bundle.clone()),
             mutual: true,

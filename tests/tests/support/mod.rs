@@ -69,13 +69,44 @@ pub fn tcpws_bin() -> PathBuf {
     bin
 }
 
-/// A free TCP port on 127.0.0.1 (bound and released; the OS does not hand
-/// it out again soon).
+/// A TCP port on 127.0.0.1 that is free now and that nothing else in
+/// this test run will take before a node binds it.
+///
+/// A port from `bind(0)` is in the kernel's ephemeral range, so once it is
+/// released an echo backend's `bind(0)` or any outgoing connection may get
+/// it before the node under test binds it (seen: the server failed with
+/// "address in use" while a backend answered on its port). These ports come
+/// from below the ephemeral range instead, from a process-wide counter that
+/// starts at an offset derived from the process id, each checked by binding
+/// it. Falls back to `bind(0)` if the ephemeral range starts too low.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("bind an ephemeral port")
-        .port()
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    const LOW: usize = 10_000;
+    let high = ephemeral_range_start().min(32_768);
+    if high <= LOW + 1000 {
+        return TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("bind an ephemeral port")
+            .port();
+    }
+    let span = high - LOW;
+    let offset = std::process::id() as usize * 7919 % span;
+    for _ in 0..span {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let port = (LOW + (offset + n) % span) as u16;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port in {LOW}..{high}");
+}
+
+/// The first port of the kernel's ephemeral range (32768 if unknown).
+fn ephemeral_range_start() -> usize {
+    std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .unwrap_or(32_768)
 }
 
 /// Polls `cond` every 10 ms until it holds; panics naming `what` after `limit`.

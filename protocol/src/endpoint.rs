@@ -421,8 +421,50 @@ impl Endpoint {
     }
 
     /// Bytes read from `conn`'s socket. Returns how many were taken (all of
-    /// them when `data.len() <= send_capacity(conn)`).
-    pub fn handle_app_data(&mut self, conn: ConnId, data: &[u8], _now: Instant) -> usize {
+    /// them when `data.len() <= send_capacity(conn)`). A copy of
+    /// [`Endpoint::app_read_buf`] and [`Endpoint::handle_app_read`], for
+    /// callers that read elsewhere first.
+    pub fn handle_app_data(&mut self, conn: ConnId, mut data: &[u8], now: Instant) -> usize {
+        let mut taken = 0;
+        loop {
+            let room = self.app_read_buf(conn);
+            let n = room.len().min(data.len());
+            if n == 0 {
+                return taken;
+            }
+            room[..n].copy_from_slice(&data[..n]);
+            taken += self.handle_app_read(conn, n, now);
+            data = &data[n..];
+        }
+    }
+
+    /// Where to read `conn`'s socket into: free room in the stream's send
+    /// buffer, at most [`Endpoint::send_capacity`] bytes (maybe fewer where
+    /// the buffer wraps; read again for the rest). Empty when the stream
+    /// takes nothing now: stop reading until [`Output::ResumeReading`].
+    /// Read into a prefix of it, then call [`Endpoint::handle_app_read`].
+    pub fn app_read_buf(&mut self, conn: ConnId) -> &mut [u8] {
+        let window = self.config.stream_window;
+        let Some(r) = self.conns.get(&conn).copied() else {
+            return &mut [];
+        };
+        let Some(s) = self.sessions[r.slot]
+            .as_mut()
+            .and_then(|session| session.streams.get_mut(&r.stream))
+        else {
+            return &mut [];
+        };
+        let capacity = s.send_capacity(window);
+        if capacity == 0 {
+            s.read_paused = true;
+        }
+        s.send.spare(capacity)
+    }
+
+    /// `n` bytes were read from `conn`'s socket into the start of
+    /// [`Endpoint::app_read_buf`]. Returns how many were taken: `n`, unless
+    /// `n` is longer than that buffer was.
+    pub fn handle_app_read(&mut self, conn: ConnId, n: usize, _now: Instant) -> usize {
         let Some(r) = self.conns.get(&conn).copied() else {
             return 0;
         };
@@ -433,12 +475,11 @@ impl Endpoint {
         let Some(s) = session.streams.get_mut(&r.stream) else {
             return 0;
         };
-        let n = data.len().min(s.send_capacity(window));
+        let n = n.min(s.send_capacity(window)).min(s.send.spare_len());
         if n == 0 {
-            s.read_paused = true;
             return 0;
         }
-        s.send.push(&data[..n]);
+        s.send.commit(n);
         let first_on_listen = !s.saw_app_data && matches!(s.origin, Origin::Listen(_));
         s.saw_app_data = true;
         if s.send_capacity(window) == 0 {

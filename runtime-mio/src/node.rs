@@ -41,6 +41,9 @@ use crate::ws_frame::MAX_HEADER;
 const WAKER: Token = Token(0);
 /// The read buffer shared by all sockets, allocated once.
 const SCRATCH: usize = 256 * 1024;
+/// The most one read of a tunnel socket takes, so one busy connection
+/// cannot hold the loop while others wait their turn.
+const MAX_READ: usize = 256 * 1024;
 /// How long an accepted connection has to send its request head.
 const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a finished socket may spend flushing and waiting for the peer's FIN.
@@ -1306,19 +1309,20 @@ impl EventLoop {
         if !conn.is_open() || conn.read_closed {
             return;
         }
-        let capacity = self.endpoint.send_capacity(id);
-        if capacity == 0 {
+        // Straight into the stream's send buffer: no copy in between.
+        let room = self.endpoint.app_read_buf(id);
+        if room.is_empty() {
             return; // Output::ResumeReading queues it again.
         }
-        let want = capacity.min(self.scratch.len());
-        match conn.read(&mut self.scratch[..want]) {
+        let want = room.len().min(MAX_READ);
+        match conn.read(&mut room[..want]) {
             Ok(0) => {
                 conn.read_closed = true;
                 trace!("{id}: end of stream from {}", conn.peer);
                 self.endpoint.handle_app_eof(id, now);
             }
             Ok(n) => {
-                let taken = self.endpoint.handle_app_data(id, &self.scratch[..n], now);
+                let taken = self.endpoint.handle_app_read(id, n, now);
                 if taken < n {
                     // The protocol promised to take up to send_capacity; dropping
                     // the rest would corrupt the stream, so reset it instead.

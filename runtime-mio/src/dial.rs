@@ -35,12 +35,16 @@ impl Fallback {
 /// address that takes one; the other addresses come back as a [`Fallback`].
 ///
 /// Name resolution uses the system resolver through `ToSocketAddrs`, which
-/// blocks the loop while it runs; that is acceptable for literal addresses
-/// and `/etc/hosts` names, which is what tunnel configs hold in practice.
+/// blocks the caller while it runs: tunnel dials resolve on the
+/// [`Resolver`](crate::resolver::Resolver) and call [`start_with`] instead.
 pub(crate) fn start(host: &str, port: u16) -> io::Result<(TcpStream, SocketAddr, Fallback)> {
-    let mut fallback = Fallback {
-        rest: (host, port).to_socket_addrs()?.collect(),
-    };
+    start_with((host, port).to_socket_addrs()?.collect())
+}
+
+/// Starts a non-blocking connect to the first of `addrs` that takes one;
+/// the other addresses come back as a [`Fallback`].
+pub(crate) fn start_with(addrs: Vec<SocketAddr>) -> io::Result<(TcpStream, SocketAddr, Fallback)> {
+    let mut fallback = Fallback { rest: addrs.into() };
     let none = io::Error::new(io::ErrorKind::NotFound, "the name resolved to no address");
     let (stream, addr) = fallback.connect_next(none)?;
     Ok((stream, addr, fallback))

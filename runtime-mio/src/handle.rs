@@ -25,7 +25,7 @@ pub struct Status {
 /// State shared between the loop and its handles.
 #[derive(Debug)]
 pub(crate) struct Shared {
-    pub(crate) waker: mio::Waker,
+    pub(crate) waker: Arc<mio::Waker>,
     pub(crate) shutdown: AtomicBool,
     pub(crate) status: Mutex<Status>,
 }

@@ -35,6 +35,7 @@ mod link;
 mod link_stream;
 mod listener;
 mod node;
+mod resolver;
 mod settings;
 mod signals;
 mod timers;

@@ -31,6 +31,7 @@ use crate::http::{self, HeadError, Route};
 use crate::incoming::{self, Incoming};
 use crate::link::{DialStep, Link, LinkRead, ServerDial};
 use crate::listener::{self, TunnelListener};
+use crate::resolver::{self, Resolver};
 use crate::settings::{authority, NodeSettings};
 use crate::timers::{self, Deadline, Timers};
 use crate::tls::{self, TlsContext};
@@ -67,6 +68,13 @@ enum Owner {
     Conn(ConnId),
 }
 
+/// A dial waiting for its target's name to resolve.
+#[derive(Debug, Clone, Copy)]
+struct Resolving {
+    tunnel: TunnelId,
+    deadline: Instant,
+}
+
 /// A socket waiting for its turn to read.
 #[derive(Debug, Clone, Copy)]
 enum Ready {
@@ -97,6 +105,8 @@ impl Node {
             what: "creating the waker",
             source,
         })?;
+        let waker = Arc::new(waker);
+        let resolver = Resolver::new(Arc::clone(&waker), resolver::system_lookup);
         let endpoint = Endpoint::new(settings.protocol.clone(), Instant::now())
             .map_err(RuntimeError::Protocol)?;
         let listeners = settings
@@ -122,6 +132,8 @@ impl Node {
             timers: Timers::default(),
             scratch: vec![0; SCRATCH],
             tx_buf: Vec::new(),
+            resolver,
+            resolving: HashMap::new(),
             fd_reserve: FdReserve::new(),
             link_ids: Vec::new(),
             shutting_down: false,
@@ -193,6 +205,7 @@ impl Node {
             for event in events.iter() {
                 lp.dispatch(event, now);
             }
+            lp.take_resolved(now);
             lp.fire_timers(now);
             lp.pump(now);
             handle.publish(lp.status());
@@ -265,6 +278,10 @@ struct EventLoop {
     timers: Timers,
     scratch: Vec<u8>,
     tx_buf: Vec<u8>,
+    /// Looks up the names of connect targets off the loop.
+    resolver: Resolver,
+    /// Dials waiting for their target's name to resolve.
+    resolving: HashMap<ConnId, Resolving>,
     /// A spare descriptor, to shed connections at the open-files limit.
     fd_reserve: FdReserve,
     link_ids: Vec<LinkId>,
@@ -1154,9 +1171,49 @@ impl EventLoop {
             self.endpoint.handle_dial_result(id, Err(reason), now);
             return;
         };
-        let target = authority(&spec.host, spec.port);
-        let name = spec.name.clone();
-        let (mut stream, peer, fallback) = match dial::start(&spec.host, spec.port) {
+        let deadline = now + self.settings.connect_timeout;
+        match self.resolver.resolve(id, &spec.host, spec.port) {
+            Some(resolved) => self.connect_resolved(id, tunnel, resolved, deadline, now),
+            None => {
+                debug!("{id}: resolving {} for tunnel {:?}", spec.host, spec.name);
+                self.timers.schedule(deadline, Deadline::Dial(id));
+                self.resolving.insert(id, Resolving { tunnel, deadline });
+            }
+        }
+    }
+
+    /// Names resolved since the last wakeup: their dials go on.
+    fn take_resolved(&mut self, now: Instant) {
+        let answers: Vec<resolver::Answer> = self.resolver.answers().collect();
+        if answers.is_empty() {
+            return;
+        }
+        for answer in answers {
+            // Gone if the dial timed out or the stream closed meanwhile.
+            if let Some(r) = self.resolving.remove(&answer.conn) {
+                self.connect_resolved(answer.conn, r.tunnel, answer.result, r.deadline, now);
+            }
+        }
+        self.pump(now);
+    }
+
+    /// Starts the connect of a dial whose target resolved (or reports why
+    /// it could not).
+    fn connect_resolved(
+        &mut self,
+        id: ConnId,
+        tunnel: TunnelId,
+        resolved: io::Result<Vec<SocketAddr>>,
+        deadline: Instant,
+        now: Instant,
+    ) {
+        let target = self.dial_target(tunnel);
+        let name = self
+            .settings
+            .connects
+            .get(tunnel.0)
+            .map_or_else(String::new, |c| c.name.clone());
+        let (mut stream, peer, fallback) = match resolved.and_then(dial::start_with) {
             Ok(started) => started,
             Err(e) => {
                 let reason = format!("cannot connect to {target}: {}", describe(&e));
@@ -1174,8 +1231,7 @@ impl EventLoop {
                 return;
             }
         };
-        debug!("{id}: connecting to {target} for tunnel {name:?}");
-        let deadline = now + self.settings.connect_timeout;
+        debug!("{id}: connecting to {target} ({peer}) for tunnel {name:?}");
         self.timers.schedule(deadline, Deadline::Dial(id));
         self.conns.insert(
             id,
@@ -1270,6 +1326,20 @@ impl EventLoop {
     }
 
     fn dial_deadline(&mut self, id: ConnId, now: Instant) {
+        if let Some(r) = self.resolving.get(&id).copied() {
+            if r.deadline <= now {
+                self.resolving.remove(&id);
+                let reason = format!(
+                    "resolving {} timed out after {:?}",
+                    self.dial_target(r.tunnel),
+                    self.settings.connect_timeout
+                );
+                debug!("{id}: {reason}");
+                self.endpoint.handle_dial_result(id, Err(reason), now);
+                self.pump(now);
+            }
+            return;
+        }
         let Some(conn) = self.conns.get(&id) else {
             return;
         };
@@ -1380,6 +1450,9 @@ impl EventLoop {
 
     /// `Output::Close`.
     fn close_conn(&mut self, id: ConnId, reset: bool) {
+        if self.resolving.remove(&id).is_some() {
+            debug!("{id}: closed while its target resolved");
+        }
         if self.conns.contains_key(&id) {
             debug!("{id}: closing{}", if reset { " with a reset" } else { "" });
             self.drop_conn(id, reset);

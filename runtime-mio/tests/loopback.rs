@@ -346,6 +346,44 @@ fn unreachable_target_closes_the_app_connection() {
 }
 
 #[test]
+fn named_targets_resolve_off_the_loop() {
+    let _ = env_logger::builder().is_test(true).try_init();
+    let echo = Echo::start();
+    let ports = fresh_ports();
+    let mut settings = server_settings(&ports, echo.port);
+    settings.connects[0].host = "localhost".into();
+    let server = Running::start(settings);
+    let client = Running::start(client_settings(&ports, echo.port));
+    wait_connected(&server, &client);
+    echo_line(ports.client_listen, "to a named target\n");
+    bulk_echo(ports.client_listen, 256 * 1024);
+    client.stop();
+    server.stop();
+}
+
+#[test]
+fn an_unresolvable_target_closes_only_that_connection() {
+    let _ = env_logger::builder().is_test(true).try_init();
+    let echo = Echo::start();
+    let ports = fresh_ports();
+    let mut settings = server_settings(&ports, echo.port);
+    settings.connects[0].host = "no-such-host.invalid".into();
+    let server = Running::start(settings);
+    let client = Running::start(client_settings(&ports, echo.port));
+    wait_connected(&server, &client);
+    let mut app = connect(ports.client_listen);
+    let _ = app.write_all(b"is anybody there?\n");
+    let mut rest = Vec::new();
+    match app.read_to_end(&mut rest) {
+        Ok(_) => assert!(rest.is_empty(), "no data from an unresolvable target"),
+        Err(e) => assert_eq!(e.kind(), io::ErrorKind::ConnectionReset, "{e}"),
+    }
+    echo_line(ports.server_listen, "the other direction is fine\n");
+    client.stop();
+    server.stop();
+}
+
+#[test]
 fn many_concurrent_streams_share_one_link() {
     let _ = env_logger::builder().is_test(true).try_init();
     let echo = Echo::start();

@@ -421,58 +421,44 @@ impl Endpoint {
     }
 
     /// Bytes read from `conn`'s socket. Returns how many were taken (all of
-    /// them when `data.len() <= send_capacity(conn)`). A copy of
-    /// [`Endpoint::app_read_buf`] and [`Endpoint::handle_app_read`], for
-    /// callers that read elsewhere first.
-    pub fn handle_app_data(&mut self, conn: ConnId, mut data: &[u8], now: Instant) -> usize {
-        let mut taken = 0;
-        loop {
-            let room = self.app_read_buf(conn);
-            let n = room.len().min(data.len());
-            if n == 0 {
-                return taken;
-            }
-            room[..n].copy_from_slice(&data[..n]);
-            taken += self.handle_app_read(conn, n, now);
-            data = &data[n..];
-        }
-    }
-
-    /// Where to read `conn`'s socket into: free room in the stream's send
-    /// buffer, at most [`Endpoint::send_capacity`] bytes (maybe fewer where
-    /// the buffer wraps; read again for the rest). Empty when the stream
-    /// takes nothing now: stop reading until [`Output::ResumeReading`].
-    /// Read into a prefix of it, then call [`Endpoint::handle_app_read`].
-    pub fn app_read_buf(&mut self, conn: ConnId) -> &mut [u8] {
+    /// them when `data.len() <= send_capacity(conn)`).
+    pub fn handle_app_data(&mut self, conn: ConnId, data: &[u8], now: Instant) -> usize {
         let window = self.config.stream_window;
-        let Some(r) = self.conns.get(&conn).copied() else {
-            return &mut [];
-        };
-        let Some(s) = self.sessions[r.slot]
-            .as_mut()
-            .and_then(|session| session.streams.get_mut(&r.stream))
-        else {
-            return &mut [];
+        let Some(s) = self.stream_of_conn_mut(conn) else {
+            return 0;
         };
         let capacity = s.send_capacity(window);
         if capacity == 0 {
             s.read_paused = true;
         }
-        s.send.spare(capacity)
+        let n = data.len().min(capacity);
+        if n == 0 {
+            return 0;
+        }
+        s.send.push(&data[..n], capacity);
+        self.took_app_bytes(conn, n, now);
+        n
     }
 
-    /// `n` bytes were read from `conn`'s socket into the start of
-    /// [`Endpoint::app_read_buf`]. Returns how many were taken: `n`, unless
-    /// `n` is longer than that buffer was.
-    pub fn handle_app_read(&mut self, conn: ConnId, n: usize, _now: Instant) -> usize {
-        let Some(r) = self.conns.get(&conn).copied() else {
-            return 0;
-        };
+    /// Room to read `conn`'s socket into directly, with no copy: free space
+    /// in the stream's send buffer, at most [`Endpoint::send_capacity`]
+    /// bytes. `None` when the stream takes no direct reads now (its buffer
+    /// is small, as it is for a new or idle stream, or it takes nothing):
+    /// read elsewhere and call [`Endpoint::handle_app_data`]. After reading
+    /// into a prefix of the room, call [`Endpoint::handle_app_read`].
+    pub fn app_read_buf(&mut self, conn: ConnId) -> Option<&mut [u8]> {
         let window = self.config.stream_window;
-        let Some(session) = self.sessions[r.slot].as_mut() else {
-            return 0;
-        };
-        let Some(s) = session.streams.get_mut(&r.stream) else {
+        let s = self.stream_of_conn_mut(conn)?;
+        let capacity = s.send_capacity(window);
+        s.send.direct_room(capacity)
+    }
+
+    /// `n` bytes were read from `conn`'s socket into the start of the room
+    /// [`Endpoint::app_read_buf`] gave. Returns how many were taken: `n`,
+    /// unless `n` is longer than that room was.
+    pub fn handle_app_read(&mut self, conn: ConnId, n: usize, now: Instant) -> usize {
+        let window = self.config.stream_window;
+        let Some(s) = self.stream_of_conn_mut(conn) else {
             return 0;
         };
         let n = n.min(s.send_capacity(window)).min(s.send.spare_len());
@@ -480,6 +466,28 @@ impl Endpoint {
             return 0;
         }
         s.send.commit(n);
+        self.took_app_bytes(conn, n, now);
+        n
+    }
+
+    fn stream_of_conn_mut(&mut self, conn: ConnId) -> Option<&mut Stream> {
+        let r = self.conns.get(&conn).copied()?;
+        self.sessions[r.slot].as_mut()?.streams.get_mut(&r.stream)
+    }
+
+    /// The send buffer of `conn`'s stream just took `n > 0` bytes: pause at
+    /// a full window, claim activity on a standby's first data, transmit.
+    fn took_app_bytes(&mut self, conn: ConnId, n: usize, _now: Instant) {
+        let window = self.config.stream_window;
+        let Some(r) = self.conns.get(&conn).copied() else {
+            return;
+        };
+        let Some(session) = self.sessions[r.slot].as_mut() else {
+            return;
+        };
+        let Some(s) = session.streams.get_mut(&r.stream) else {
+            return;
+        };
         let first_on_listen = !s.saw_app_data && matches!(s.origin, Origin::Listen(_));
         s.saw_app_data = true;
         if s.send_capacity(window) == 0 {
@@ -498,7 +506,6 @@ impl Endpoint {
             }
         }
         session.queue_tx(r.stream);
-        n
     }
 
     /// The application finished writing (its socket read returned 0).

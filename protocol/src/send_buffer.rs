@@ -1,14 +1,17 @@
 //! Bytes a stream has taken from its application and not yet had
 //! acknowledged: kept for resending after a resume, bounded by the window.
 //!
-//! The buffer is a ring the runtime reads the socket straight into
-//! ([`SendBuffer::spare`], then [`SendBuffer::commit`]), so a byte is copied
-//! once on its way in (socket to ring) and once on its way out (ring to the
-//! frame). It grows on demand up to the window and is given back when a
-//! burst has been acknowledged, so an idle stream holds no memory.
+//! The buffer is a ring sized to what it holds: it grows as bytes come in
+//! (up to the window) and is given back when a burst has been
+//! acknowledged, so an idle stream holds a few bytes at most. Once a stream
+//! moves bulk data its ring is large, and the runtime reads the socket
+//! straight into it ([`SendBuffer::direct_room`], then
+//! [`SendBuffer::commit`]): a byte is then copied once on its way in
+//! (socket to ring) and once on its way out (ring to the frame).
 
-/// The first allocation of a stream's ring, and the least it grows by.
-const MIN_RING: usize = 16 * 1024;
+/// Rings at least this large take reads directly; smaller ones take
+/// copies ([`SendBuffer::push`]), which size them exactly.
+pub(crate) const DIRECT_MIN: usize = 64 * 1024;
 
 /// An emptied ring larger than this is freed (an idle stream should not
 /// keep a burst's worth of memory).
@@ -49,40 +52,43 @@ impl SendBuffer {
         self.len
     }
 
-    /// Appends all of `data`, growing the ring as needed.
-    #[cfg(test)]
-    pub(crate) fn push(&mut self, mut data: &[u8]) {
-        while !data.is_empty() {
-            let room = self.spare(data.len());
-            let n = room.len().min(data.len());
-            room[..n].copy_from_slice(&data[..n]);
-            self.commit(n);
-            data = &data[n..];
+    /// Appends `data`, growing the ring as needed but never beyond
+    /// `len() + limit` (`data.len() <= limit`).
+    pub(crate) fn push(&mut self, data: &[u8], limit: usize) {
+        debug_assert!(data.len() <= limit);
+        if self.ring.len() - self.len < data.len() {
+            self.grow(data.len(), limit);
         }
+        let (start, end) = self.free_run();
+        let first = (end - start).min(data.len());
+        self.ring[start..start + first].copy_from_slice(&data[..first]);
+        let rest = data.len() - first;
+        if rest > 0 {
+            // The run before ended at the ring's end; the rest wraps to 0.
+            self.ring[..rest].copy_from_slice(&data[first..]);
+        }
+        self.len += data.len();
     }
 
-    /// Where the next bytes go: a contiguous free part of the ring, at most
-    /// `limit` long and not empty when `limit > 0` (the ring grows if it is
-    /// full). Fill a prefix of it, then [`SendBuffer::commit`] that many.
-    pub(crate) fn spare(&mut self, limit: usize) -> &mut [u8] {
-        if limit == 0 {
-            return &mut [];
+    /// Where a read may put its bytes directly: a contiguous free part of
+    /// the ring, at most `limit` long (`limit > 0`), growing a full ring.
+    /// `None` while the ring is small (fewer than [`DIRECT_MIN`] bytes):
+    /// read elsewhere and [`SendBuffer::push`]. Fill a prefix of the room,
+    /// then [`SendBuffer::commit`] that many.
+    pub(crate) fn direct_room(&mut self, limit: usize) -> Option<&mut [u8]> {
+        if limit == 0 || self.ring.len() < DIRECT_MIN {
+            return None;
         }
         if self.len == self.ring.len() {
-            // Full (or never allocated): grow by at least MIN_RING and at
-            // most to what the caller may still add.
-            let grown = (self.ring.len() * 2)
-                .max(self.len + MIN_RING.min(limit))
-                .min(self.len + limit);
-            self.resize(grown);
+            self.grow(1, limit);
         }
         let (start, end) = self.free_run();
         let end = end.min(start + limit);
-        &mut self.ring[start..end]
+        Some(&mut self.ring[start..end])
     }
 
-    /// Bytes of [`SendBuffer::spare`]'s slice now free to take, without
-    /// growing: the most [`SendBuffer::commit`] accepts.
+    /// Bytes of [`SendBuffer::direct_room`]'s slice: the most
+    /// [`SendBuffer::commit`] accepts.
     pub(crate) fn spare_len(&self) -> usize {
         if self.ring.is_empty() {
             return 0;
@@ -91,11 +97,20 @@ impl SendBuffer {
         end - start
     }
 
-    /// Takes the first `n` bytes of the slice [`SendBuffer::spare`] gave
-    /// (`n <= spare_len()`).
+    /// Takes the first `n` bytes of the room [`SendBuffer::direct_room`]
+    /// gave (`n <= spare_len()`).
     pub(crate) fn commit(&mut self, n: usize) {
         debug_assert!(n <= self.spare_len());
         self.len += n;
+    }
+
+    /// Makes room for at least `need` more bytes: doubles the ring, or more
+    /// if that is not enough, but never past `len() + limit`.
+    fn grow(&mut self, need: usize, limit: usize) {
+        let capacity = (self.ring.len() * 2)
+            .max(self.len + need)
+            .min(self.len.saturating_add(limit));
+        self.resize(capacity);
     }
 
     /// The free run after the held bytes: indices `start..end` of `ring`.
@@ -192,7 +207,7 @@ mod tests {
     #[test]
     fn transmit_ack_and_rewind() {
         let mut s = SendBuffer::default();
-        s.push(b"hello world");
+        s.push(b"hello world", usize::MAX);
         let mut out = Vec::new();
         assert_eq!(s.transmit(5, &mut out), (0, 5));
         assert_eq!(out, b"hello");
@@ -211,7 +226,7 @@ mod tests {
     #[test]
     fn ack_after_rewind_skips_the_acknowledged_resend() {
         let mut s = SendBuffer::default();
-        s.push(b"0123456789");
+        s.push(b"0123456789", usize::MAX);
         let mut out = Vec::new();
         s.transmit(10, &mut out);
         s.rewind();
@@ -231,7 +246,7 @@ mod tests {
             let chunk: Vec<u8> = (0..37)
                 .map(|i| round.wrapping_mul(31).wrapping_add(i))
                 .collect();
-            s.push(&chunk);
+            s.push(&chunk, usize::MAX);
             expected.extend_from_slice(&chunk);
             let (_, n) = s.transmit(29, &mut out);
             assert!(n <= 29);
@@ -245,43 +260,49 @@ mod tests {
     }
 
     #[test]
-    fn spare_grows_from_nothing_up_to_the_limit() {
+    fn small_pushes_size_the_ring_exactly_and_take_no_direct_reads() {
         let mut s = SendBuffer::default();
-        assert!(s.spare(0).is_empty());
         assert_eq!(s.spare_len(), 0, "an idle stream holds no memory");
-        assert_eq!(
-            SendBuffer::default().spare(100).len(),
-            100,
-            "never more than the limit"
-        );
-        let first = s.spare(1 << 20).len();
-        assert_eq!(first, MIN_RING);
-        s.commit(first);
-        let second = s.spare(1 << 20).len();
-        assert_eq!(second, MIN_RING, "doubled when full");
-        s.commit(second);
-        assert_eq!(s.len(), 2 * MIN_RING);
-        let limited = s.spare(10).len();
-        assert_eq!(limited, 10, "growth stops at what the caller may add");
+        s.push(b"hi", 1 << 20);
+        assert_eq!(s.ring.len(), 2, "sized to what it holds");
+        assert!(s.direct_room(1 << 20).is_none(), "small rings take copies");
+        s.push(&[7; 100], 1 << 20);
+        assert_eq!(s.ring.len(), 102);
+        s.push(&[7; 10], 1 << 20);
+        assert_eq!(s.ring.len(), 204, "then doubles");
     }
 
     #[test]
-    fn spare_wraps_around_the_acknowledged_front() {
+    fn growth_stops_at_the_limit() {
         let mut s = SendBuffer::default();
-        s.push(&[1; MIN_RING]);
+        s.push(&[1; 1000], 1000);
+        s.push(&[2; 500], 600);
+        assert_eq!(s.ring.len(), 1600, "doubling would pass len + limit");
+    }
+
+    #[test]
+    fn a_large_ring_takes_direct_reads_and_wraps_around_the_acknowledged_front() {
+        let mut s = SendBuffer::default();
+        s.push(&[1; DIRECT_MIN], DIRECT_MIN);
+        let grown = s.direct_room(1 << 20).expect("large ring").len();
+        assert_eq!(grown, DIRECT_MIN, "a full ring doubles");
+        assert_eq!(s.direct_room(10).map(|r| r.len()), Some(10));
         let mut out = Vec::new();
-        s.transmit(MIN_RING, &mut out);
+        s.transmit(DIRECT_MIN, &mut out);
         assert!(s.ack(1000));
-        let room = s.spare(5000);
+        s.commit(grown);
+        let room = s.direct_room(5000).expect("large ring");
         assert_eq!(room.len(), 1000, "the freed front, contiguous");
-        room.copy_from_slice(&[2; 1000]);
+        room.copy_from_slice(&[3; 1000]);
         s.commit(1000);
-        assert_eq!(s.len(), MIN_RING);
+        assert_eq!(s.len(), 2 * DIRECT_MIN);
         out.clear();
         s.rewind();
-        assert_eq!(s.transmit(usize::MAX, &mut out), (1000, MIN_RING));
-        assert_eq!(&out[..MIN_RING - 1000], &[1; MIN_RING - 1000][..]);
-        assert_eq!(&out[MIN_RING - 1000..], &[2; 1000][..]);
+        assert_eq!(s.transmit(usize::MAX, &mut out), (1000, 2 * DIRECT_MIN));
+        assert_eq!(&out[..DIRECT_MIN - 1000], &[1; DIRECT_MIN - 1000][..]);
+        assert_eq!(&out[2 * DIRECT_MIN - 1000..], &[3; 1000][..]);
+        assert!(s.ack(s.written()));
+        assert_eq!(s.ring.len(), 0, "an emptied large ring is freed");
     }
 
     /// One step of the property below.
@@ -314,7 +335,7 @@ mod tests {
     quickcheck::quickcheck! {
         /// Against a plain byte model: whatever is taken, transmitted,
         /// acknowledged and rewound, transmit hands out exactly the bytes
-        /// taken at their offsets, and `spare` honours its limit.
+        /// taken at their offsets, and `direct_room` honours its limit.
         fn ring_matches_a_plain_model(ops: Vec<Op>) -> bool {
             let mut s = SendBuffer::default();
             let mut model: Vec<u8> = Vec::new(); // every byte ever taken
@@ -323,17 +344,33 @@ mod tests {
             for op in ops {
                 match op {
                     Op::Take { limit, fill } => {
-                        let room = s.spare(limit as usize);
-                        if room.len() > limit as usize || (limit > 0 && room.is_empty()) {
-                            return false;
+                        // `limit` plays the window's remaining room.
+                        let limit = limit as usize * 2;
+                        let n = (fill as usize * 2).min(limit);
+                        match s.direct_room(limit) {
+                            Some(room) => {
+                                if room.is_empty() || room.len() > limit {
+                                    return false;
+                                }
+                                let n = n.min(room.len());
+                                for b in &mut room[..n] {
+                                    next = next.wrapping_add(1);
+                                    *b = next;
+                                    model.push(next);
+                                }
+                                s.commit(n);
+                            }
+                            None => {
+                                let data: Vec<u8> = (0..n)
+                                    .map(|_| {
+                                        next = next.wrapping_add(1);
+                                        next
+                                    })
+                                    .collect();
+                                model.extend_from_slice(&data);
+                                s.push(&data, limit);
+                            }
                         }
-                        let n = (fill as usize).min(room.len());
-                        for b in &mut room[..n] {
-                            next = next.wrapping_add(1);
-                            *b = next;
-                            model.push(next);
-                        }
-                        s.commit(n);
                     }
                     Op::Transmit(max) => {
                         out.clear();

@@ -44,7 +44,7 @@ const WAKER: Token = Token(0);
 const SCRATCH: usize = 256 * 1024;
 /// The most one read of a tunnel socket takes, so one busy connection
 /// cannot hold the loop while others wait their turn.
-const MAX_READ: usize = 256 * 1024;
+const MAX_READ: usize = SCRATCH;
 /// How long an accepted connection has to send its request head.
 const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a finished socket may spend flushing and waiting for the peer's FIN.
@@ -1379,20 +1379,35 @@ impl EventLoop {
         if !conn.is_open() || conn.read_closed {
             return;
         }
-        // Straight into the stream's send buffer: no copy in between.
-        let room = self.endpoint.app_read_buf(id);
-        if room.is_empty() {
+        let capacity = self.endpoint.send_capacity(id);
+        if capacity == 0 {
             return; // Output::ResumeReading queues it again.
         }
-        let want = room.len().min(MAX_READ);
-        match conn.read(&mut room[..want]) {
+        // A stream moving bulk data is read straight into its send buffer;
+        // a new or idle one through the scratch buffer, so its own stays
+        // as small as what it holds.
+        let (result, direct) = match self.endpoint.app_read_buf(id) {
+            Some(room) => {
+                let want = room.len().min(MAX_READ);
+                (conn.read(&mut room[..want]), true)
+            }
+            None => {
+                let want = capacity.min(self.scratch.len());
+                (conn.read(&mut self.scratch[..want]), false)
+            }
+        };
+        match result {
             Ok(0) => {
                 conn.read_closed = true;
                 trace!("{id}: end of stream from {}", conn.peer);
                 self.endpoint.handle_app_eof(id, now);
             }
             Ok(n) => {
-                let taken = self.endpoint.handle_app_read(id, n, now);
+                let taken = if direct {
+                    self.endpoint.handle_app_read(id, n, now)
+                } else {
+                    self.endpoint.handle_app_data(id, &self.scratch[..n], now)
+                };
                 if taken < n {
                     // The protocol promised to take up to send_capacity; dropping
                     // the rest would corrupt the stream, so reset it instead.

@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tcpws_protocol::frame::ActiveWhy;
 use tcpws_protocol::{ClientId, ConnId, Endpoint, LinkId, Output, TunnelId};
@@ -1363,11 +1363,11 @@ impl World {
                     tr!(self, "{node} <- app_data {conn} {n}B");
                     let now = self.clock.now();
                     let h = self.hosts[node.index()].as_mut().expect("live");
-                    let taken = h.endpoint.handle_app_data(conn, &self.buf, now);
+                    let taken = hand_over(&mut h.endpoint, conn, &self.buf, now);
                     if taken != n {
                         self.fail(
                             "api",
-                            format_args!("{node}: handle_app_data({conn}) took {taken} of {n} bytes, send_capacity was {cap}"),
+                            format_args!("{node}: the endpoint took {taken} of {n} bytes read from {conn}, send_capacity was {cap}"),
                         );
                     }
                     self.after_input(node);
@@ -1709,4 +1709,21 @@ impl World {
             }
         }
     }
+}
+
+/// Gives bytes read from `conn` to the endpoint as the runtime does: into
+/// the room [`Endpoint::app_read_buf`] offers when it offers some (the
+/// direct read of a stream moving bulk data), the rest through
+/// [`Endpoint::handle_app_data`]. Returns how many were taken.
+fn hand_over(endpoint: &mut Endpoint, conn: ConnId, data: &[u8], now: Instant) -> usize {
+    let mut taken = 0;
+    if let Some(room) = endpoint.app_read_buf(conn) {
+        let n = room.len().min(data.len());
+        room[..n].copy_from_slice(&data[..n]);
+        taken = endpoint.handle_app_read(conn, n, now);
+        if taken < n || taken == data.len() {
+            return taken;
+        }
+    }
+    taken + endpoint.handle_app_data(conn, &data[taken..], now)
 }

@@ -496,7 +496,11 @@ impl Enc {
         self.bool(true).variant(index, op::COUNT)
     }
     fn params(&mut self, two_clients: bool, eager_write: bool) -> &mut Self {
-        self.u8(3) // window 4 KiB
+        self.params_window(3, two_clients, eager_write) // window 4 KiB
+    }
+    /// `window_kib`: the target's window byte (0xF0 and up: 80 KiB).
+    fn params_window(&mut self, window_kib: u8, two_clients: bool, eager_write: bool) -> &mut Self {
+        self.u8(window_kib)
             .u8(1) // max_message 2 KiB
             .u8(3) // 4 streams
             .u16(5_000) // grace
@@ -589,6 +593,18 @@ fn endpoint_seeds(dir: &Path) -> usize {
         .app_eof(ONE, 0)
         .settle(true);
     n += write(dir, "stream-both-ways-and-close", &e.done());
+
+    // A bulk stream with an 80 KiB window: its send ring passes 64 KiB
+    // unacknowledged and the rest is read straight into it.
+    let mut e = Enc::default();
+    e.params_window(0xFF, false, false)
+        .online(false)
+        .server_stream(ONE);
+    for _ in 0..20 {
+        e.app_data(SERVER, 0, 4_096);
+    }
+    e.settle(true).app_written(ONE, 0, 60_000).settle(true);
+    n += write(dir, "bulk-stream-direct-reads", &e.done());
 
     // A stream the client opens (its listen socket "c" -> the server dials).
     let mut e = Enc::default();

@@ -429,7 +429,13 @@ fn config(role: Role, p: &Params) -> Config {
     };
     c.listens = listens.iter().map(|s| s.to_string()).collect();
     c.connects = connects.iter().map(|s| s.to_string()).collect();
-    c.stream_window = 1024 * (1 + u32::from(p.window_kib % 8));
+    // Small windows make flow control bite within a few ops; the largest
+    // choice lets a send ring pass 64 KiB and take direct reads.
+    c.stream_window = if p.window_kib >= 0xF0 {
+        80 * 1024
+    } else {
+        1024 * (1 + u32::from(p.window_kib % 8))
+    };
     c.max_message = 1024 * (1 + usize::from(p.message_kib % 4));
     c.max_streams = 1 + usize::from(p.max_streams % 4);
     c.resume_grace = Duration::from_millis(u64::from(p.grace_ms));
@@ -1154,7 +1160,25 @@ impl World {
                 let c = node.conns.get_mut(&conn).expect("picked");
                 let start = c.sent.len();
                 let data: Vec<u8> = (start..start + len).map(|o| app_byte(n, conn, o)).collect();
-                let taken = node.ep.handle_app_data(conn, &data, now);
+                // As the runtime does: straight into the send ring when it
+                // offers room (claiming `len` when overreading, which must be
+                // cut to the room), the rest through handle_app_data.
+                let taken = match node.ep.app_read_buf(conn) {
+                    Some(room) => {
+                        let k = room.len().min(len);
+                        room[..k].copy_from_slice(&data[..k]);
+                        let t = node
+                            .ep
+                            .handle_app_read(conn, if overread { len } else { k }, now);
+                        assert!(t <= k, "took {t} bytes into a room of {k}");
+                        if t == k && k < len {
+                            t + node.ep.handle_app_data(conn, &data[k..], now)
+                        } else {
+                            t
+                        }
+                    }
+                    None => node.ep.handle_app_data(conn, &data, now),
+                };
                 assert!(taken <= len, "took {taken} of {len}");
                 if len <= cap {
                     assert_eq!(

@@ -13,7 +13,8 @@ use super::{Node, World};
 /// Per-step checks: every endpoint's own `check_invariants` (buffers within
 /// the window, server routing to the active client only), the runtime's
 /// listen sockets matching `is_listening`, no listen socket open inside a
-/// switch blackout, and every fake buffer bounded.
+/// switch blackout, every fake buffer bounded, and no connection of an old
+/// active client open past its bound ([`super::switch`]).
 /// Returns the invariant's name and the details of the first violation.
 pub fn check_step(w: &World) -> Result<(), (String, String)> {
     let cfg = w.config();
@@ -82,6 +83,12 @@ pub fn check_step(w: &World) -> Result<(), (String, String)> {
                 }
             }
         }
+    }
+    if let Err(e) = w.switch_watch().check(w) {
+        return Err((
+            "old active client's connections closed (DESIGN.md 1, high availability)".into(),
+            e,
+        ));
     }
     let limit = cfg.link_buffer + cfg.max_message;
     for (id, wire) in w.net().wires() {

@@ -13,6 +13,7 @@
 pub mod app;
 pub mod clock;
 pub mod config;
+pub mod election;
 pub mod invariants;
 pub mod net;
 pub mod node;
@@ -20,6 +21,7 @@ pub mod pattern;
 pub mod random;
 pub mod rng;
 pub mod scenario;
+pub mod switch;
 pub mod tcp;
 pub mod trace;
 pub mod world;

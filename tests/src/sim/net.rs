@@ -70,6 +70,9 @@ pub struct Wire {
     queues: [Queue; 2],
     /// A cut dropped everything; nothing more is carried.
     pub cut: bool,
+    /// Whether each end has received a message on this wire: its first one
+    /// carries the hello (or welcome) that binds the wire to a session.
+    pub heard: [bool; 2],
 }
 
 impl Wire {
@@ -128,6 +131,7 @@ impl Net {
             incs,
             queues,
             cut: false,
+            heard: [false; 2],
         });
         self.wires.len() - 1
     }

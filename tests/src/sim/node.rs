@@ -24,6 +24,12 @@ pub struct HostConn {
     pub eof: bool,
     /// ShutdownWrite was done.
     pub write_shut: bool,
+    /// The client whose session carries it: the server's active client when
+    /// the server accepted it, the client whose Open made the server dial
+    /// it, or the node itself on a client.
+    pub via: Option<ClientId>,
+    /// The runtime has read data from it (so later reads are not "first data").
+    pub saw_data: bool,
 }
 
 /// A running process of the simulation.
@@ -48,6 +54,9 @@ pub struct Host {
     /// (virtual time), derived by the harness from the `ActiveChanged`
     /// outputs, independently of the endpoint's own timer.
     pub blackout_until: Option<Duration>,
+    /// Client: the incarnation of the server process it last heard from,
+    /// the one its session is with.
+    pub server_inc: Option<u32>,
 }
 
 impl Host {
@@ -64,6 +73,7 @@ impl Host {
             next_link: 1,
             believes_active: None,
             blackout_until: None,
+            server_inc: None,
         }
     }
 

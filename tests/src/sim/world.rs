@@ -11,12 +11,14 @@ use tcpws_protocol::{ClientId, ConnId, Endpoint, LinkId, Output, TunnelId};
 use super::app::{App, AppId, AppPlan, AppRole, BackendMode, Status};
 use super::clock::Clock;
 use super::config::{Dial, SimConfig};
+use super::election::{slot, ElectionWatch};
 use super::invariants;
 use super::net::{End, Item, Net, WireId};
 use super::node::{Host, HostConn};
 use super::pattern::{self, TagInfo, ANSWER, TAG_LEN};
 use super::rng::Rng;
-use super::tcp::{EndState, Read, Side, TcpTable, Write};
+use super::switch::{self, SwitchWatch};
+use super::tcp::{EndState, Read, Side, TcpId, TcpTable, Write};
 use super::trace::{content_hash, describe_frames, Trace};
 use super::Node;
 
@@ -120,6 +122,15 @@ pub struct World {
     stall: (Duration, u64),
     replay: String,
     counters: Counters,
+    /// Why the server's active client may change (the no-preemption check).
+    election: ElectionWatch,
+    /// Connections of old active clients that must close.
+    switch: SwitchWatch,
+    /// The client whose message the server is handling: an Open, and so a
+    /// Dial, comes from it.
+    carrier: Option<ClientId>,
+    /// Per client: the highest one-way latency its path has had.
+    worst_latency: [Duration; 2],
 }
 
 macro_rules! tr {
@@ -154,6 +165,10 @@ impl World {
             stall: (Duration::ZERO, 0),
             replay: format!("TCPWS_SIM_SEED={seed} cargo test -p tcpws-tests --release sim"),
             counters: Counters::default(),
+            election: ElectionWatch::default(),
+            switch: SwitchWatch::default(),
+            carrier: None,
+            worst_latency: cfg.paths.map(|p| p.latency.1),
             cfg,
         };
         tr!(w, "world seed={seed}");
@@ -294,6 +309,22 @@ impl World {
         &self.tcp
     }
 
+    /// The app at the app end of TCP connection `tcp`.
+    pub fn app_on(&self, tcp: TcpId) -> &App {
+        self.app(self.tcp_app[tcp])
+    }
+
+    /// How long `client` may take to close the connections it carried once
+    /// it lost activity (see [`switch::close_bound`]).
+    pub fn close_bound(&self, client: ClientId) -> Duration {
+        switch::close_bound(&self.cfg, self.worst_latency[slot(client)], client)
+    }
+
+    /// The connections of old active clients still to close, for checks.
+    pub fn switch_watch(&self) -> &SwitchWatch {
+        &self.switch
+    }
+
     /// The last trace lines, oldest first.
     pub fn trace_tail(&self) -> impl Iterator<Item = &str> {
         self.trace.tail()
@@ -432,7 +463,18 @@ impl World {
             }
         }
         self.counters.steps += 1;
+        self.observe_ha();
         self.check_step();
+    }
+
+    /// Brings the world's own HA records up to date after a step.
+    fn observe_ha(&mut self) {
+        let mut election = std::mem::take(&mut self.election);
+        election.observe(self);
+        self.election = election;
+        let mut switch = std::mem::take(&mut self.switch);
+        switch.observe(self);
+        self.switch = switch;
     }
 
     /// Checks the per-step invariants now (the loop does it after every step).
@@ -505,6 +547,7 @@ impl World {
         let instant = self.clock.now();
         let host = self.hosts[node.index()].as_mut().expect("checked above");
         let inc = host.inc;
+        let via = node.client_id().or(host.believes_active);
         let conn = host.endpoint.handle_accept(TunnelId(t), instant);
         tr!(
             self,
@@ -527,6 +570,8 @@ impl World {
                         tunnel: t,
                         eof: false,
                         write_shut: false,
+                        via,
+                        saw_data: false,
                     },
                 );
                 self.tcp_node[tcp_id] = Some((node, inc, conn));
@@ -967,6 +1012,8 @@ impl World {
     pub fn set_latency(&mut self, client: ClientId, lo: Duration, hi: Duration) {
         tr!(self, "latency of {client}: {lo:?}..{hi:?}");
         self.net.paths[usize::from(client.number() - 1)].latency = (lo, hi);
+        let worst = &mut self.worst_latency[slot(client)];
+        *worst = (*worst).max(hi);
     }
 
     /// Sets how `node`'s backends of connect tunnel `tunnel` answer dials.
@@ -1023,6 +1070,9 @@ impl World {
         };
         tr!(self, "{node} starts (incarnation {inc})");
         self.hosts[node.index()] = Some(Host::new(node, inc, endpoint));
+        if node == Node::Server {
+            self.election.server_started();
+        }
         self.after_input(node);
         self.run_tasks();
     }
@@ -1255,8 +1305,14 @@ impl World {
             return;
         }
         let now = self.clock.now();
+        self.carrier = (node == Node::Server).then_some(client);
         match item {
             Item::Message(m) => {
+                self.net.wire_mut(wire).heard[to.index()] = true;
+                if to == End::Client {
+                    let sinc = self.net.wire(wire).incs[End::Server.index()];
+                    self.hosts[node.index()].as_mut().expect("live").server_inc = Some(sinc);
+                }
                 tr!(
                     self,
                     "{node} <- msg {link} {}B h={:08x}",
@@ -1280,6 +1336,7 @@ impl World {
             }
         }
         self.after_input(node);
+        self.carrier = None;
     }
 
     // ----- the fake runtime ----------------------------------------------
@@ -1370,6 +1427,9 @@ impl World {
                             format_args!("{node}: the endpoint took {taken} of {n} bytes read from {conn}, send_capacity was {cap}"),
                         );
                     }
+                    if !hc.dialed && !hc.saw_data {
+                        self.first_data(node, conn);
+                    }
                     self.after_input(node);
                 }
                 Read::WouldBlock => return,
@@ -1388,6 +1448,23 @@ impl World {
                     self.node_conn_reset(node, conn, tcp_id);
                     return;
                 }
+            }
+        }
+    }
+
+    /// The runtime read the first data of a connection `node`'s listen
+    /// socket accepted: on a client that believes it is standby, a claim.
+    fn first_data(&mut self, node: Node, conn: ConnId) {
+        let now = self.now();
+        let h = self.hosts[node.index()].as_mut().expect("live");
+        if let Some(c) = h.conns.get_mut(&conn) {
+            c.saw_data = true;
+        }
+        if let Some(me) = node.client_id() {
+            if h.believes_active != Some(me) {
+                tr!(self, "{node}: first data on a listen connection as standby");
+                let (inc, server_inc) = (h.inc, h.server_inc);
+                self.election.standby_data(me, inc, server_inc, now);
             }
         }
     }
@@ -1614,6 +1691,8 @@ impl World {
                         tunnel: tunnel.0,
                         eof: false,
                         write_shut: false,
+                        via: node.client_id().or(self.carrier),
+                        saw_data: false,
                     },
                 );
                 let latency = self
@@ -1690,6 +1769,7 @@ impl World {
                 }
             }
             Output::ActiveChanged { active, why, .. } => {
+                let old = h.believes_active;
                 if node == Node::Server {
                     self.counters.switches += 1;
                 }
@@ -1706,7 +1786,26 @@ impl World {
                     h.blackout_until = Some(now + self.cfg.standby_close);
                 }
                 h.believes_active = active;
+                if node == Node::Server && old != active {
+                    self.server_active_changed(old, active);
+                }
             }
+        }
+    }
+
+    /// The server's active client changed: the change must have a cause
+    /// (no preemption), and the connections through the old one must close.
+    fn server_active_changed(&mut self, old: Option<ClientId>, new: Option<ClientId>) {
+        let cause = match self.election.explain(self, old, new) {
+            Ok(cause) => cause,
+            Err(e) => self.fail("no preemption (DESIGN.md 1, high availability)", e),
+        };
+        tr!(self, "S: active {old:?} -> {new:?} by {cause:?}");
+        self.election.record(cause);
+        if let Some(old) = old {
+            let mut switch = std::mem::take(&mut self.switch);
+            switch.active_changed(self, old, cause);
+            self.switch = switch;
         }
     }
 }

@@ -163,6 +163,18 @@ pub fn convergence_problems(w: &World) -> Vec<String> {
             }
         }
     }
+    // A message in flight may still change things (a claim on its way to
+    // the server switches the active client): converged means quiet wires.
+    let busy = w
+        .net()
+        .wires()
+        .filter(|(_, wire)| {
+            !wire.cut && (wire.queued_bytes(End::Server) > 0 || wire.queued_bytes(End::Client) > 0)
+        })
+        .count();
+    if busy > 0 {
+        problems.push(format!("{busy} WebSocket(s) still carry messages"));
+    }
     let open: Vec<String> = w
         .apps()
         .iter()

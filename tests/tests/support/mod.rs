@@ -464,10 +464,18 @@ impl Cluster {
 }
 
 impl Drop for Cluster {
+    /// On failure, prints the logs and keeps the scratch directory for a
+    /// closer look; on success, stops the nodes and removes it.
     fn drop(&mut self) {
         if thread::panicking() {
             self.dump_logs();
+            eprintln!("logs and configs kept in {}", self.root.display());
+            return;
         }
+        for node in [&mut self.server, &mut self.client1, &mut self.client2] {
+            node.kill();
+        }
+        let _ = std::fs::remove_dir_all(&self.root);
     }
 }
 

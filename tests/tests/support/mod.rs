@@ -405,7 +405,35 @@ impl Cluster {
         };
         cluster.wait_links(opts.expect_links);
         cluster.wait_active(1);
+        for id in 1..=opts.expect_links.min(2) as u8 {
+            cluster.wait_client_listening(id);
+        }
         cluster
+    }
+
+    /// Waits until client `id` has logged that both its tunnel ports
+    /// listen: the server counts a link before the client has read the
+    /// welcome that opens them (seen: a connect refused right after start).
+    pub fn wait_client_listening(&self, id: u8) {
+        let node = if id == 1 {
+            &self.client1
+        } else {
+            &self.client2
+        };
+        let lines = [0, 1].map(|i| {
+            format!(
+                "listening on 127.0.0.1:{} for tunnel",
+                self.client_port(id, i)
+            )
+        });
+        wait_until(
+            &format!("client {id}'s listen sockets"),
+            Duration::from_secs(20),
+            || {
+                let log = node.log();
+                lines.iter().all(|l| log.contains(l.as_str()))
+            },
+        );
     }
 
     /// A GET on the server's HTTP port (over TLS when the server has it);

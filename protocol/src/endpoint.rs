@@ -38,6 +38,17 @@ struct ConnRef {
     stream: StreamId,
 }
 
+/// Where `conn` lives and its session. Borrows only the two tables, so the
+/// caller may still use the endpoint's other fields.
+fn conn_session<'a>(
+    conns: &BTreeMap<ConnId, ConnRef>,
+    sessions: &'a mut [Option<Session>],
+    conn: ConnId,
+) -> Option<(ConnRef, &'a mut Session)> {
+    let r = conns.get(&conn).copied()?;
+    Some((r, sessions[r.slot].as_mut()?))
+}
+
 /// One node of tcpws: the server or a client.
 ///
 /// Call order: create with [`Endpoint::new`]; feed every event through a
@@ -387,10 +398,7 @@ impl Endpoint {
 
     /// The dial asked for by [`Output::Dial`] finished.
     pub fn handle_dial_result(&mut self, conn: ConnId, result: Result<(), String>, now: Instant) {
-        let Some(r) = self.conns.get(&conn).copied() else {
-            return;
-        };
-        let Some(session) = self.sessions[r.slot].as_mut() else {
+        let Some((r, session)) = conn_session(&self.conns, &mut self.sessions, conn) else {
             return;
         };
         match result {
@@ -471,18 +479,15 @@ impl Endpoint {
     }
 
     fn stream_of_conn_mut(&mut self, conn: ConnId) -> Option<&mut Stream> {
-        let r = self.conns.get(&conn).copied()?;
-        self.sessions[r.slot].as_mut()?.streams.get_mut(&r.stream)
+        let (r, session) = conn_session(&self.conns, &mut self.sessions, conn)?;
+        session.streams.get_mut(&r.stream)
     }
 
     /// The send buffer of `conn`'s stream just took `n > 0` bytes: pause at
     /// a full window, claim activity on a standby's first data, transmit.
     fn took_app_bytes(&mut self, conn: ConnId, n: usize, _now: Instant) {
         let window = self.config.stream_window;
-        let Some(r) = self.conns.get(&conn).copied() else {
-            return;
-        };
-        let Some(session) = self.sessions[r.slot].as_mut() else {
+        let Some((r, session)) = conn_session(&self.conns, &mut self.sessions, conn) else {
             return;
         };
         let Some(s) = session.streams.get_mut(&r.stream) else {
@@ -510,10 +515,7 @@ impl Endpoint {
 
     /// The application finished writing (its socket read returned 0).
     pub fn handle_app_eof(&mut self, conn: ConnId, now: Instant) {
-        let Some(r) = self.conns.get(&conn).copied() else {
-            return;
-        };
-        let Some(session) = self.sessions[r.slot].as_mut() else {
+        let Some((r, session)) = conn_session(&self.conns, &mut self.sessions, conn) else {
             return;
         };
         let Some(s) = session.streams.get_mut(&r.stream) else {
@@ -552,11 +554,8 @@ impl Endpoint {
 
     /// `n` bytes of [`Endpoint::recv_chunk`] were written to `conn`'s socket.
     pub fn handle_app_written(&mut self, conn: ConnId, n: usize, now: Instant) {
-        let Some(r) = self.conns.get(&conn).copied() else {
-            return;
-        };
         let window = self.config.stream_window;
-        let Some(session) = self.sessions[r.slot].as_mut() else {
+        let Some((r, session)) = conn_session(&self.conns, &mut self.sessions, conn) else {
             return;
         };
         let Some(s) = session.streams.get_mut(&r.stream) else {

@@ -11,7 +11,7 @@
 
 /// Rings at least this large take reads directly; smaller ones take
 /// copies ([`SendBuffer::push`]), which size them exactly.
-pub(crate) const DIRECT_MIN: usize = 64 * 1024;
+const DIRECT_MIN: usize = 64 * 1024;
 
 /// An emptied ring larger than this is freed (an idle stream should not
 /// keep a burst's worth of memory).
@@ -90,9 +90,6 @@ impl SendBuffer {
     /// Bytes of [`SendBuffer::direct_room`]'s slice: the most
     /// [`SendBuffer::commit`] accepts.
     pub(crate) fn spare_len(&self) -> usize {
-        if self.ring.is_empty() {
-            return 0;
-        }
         let (start, end) = self.free_run();
         end - start
     }

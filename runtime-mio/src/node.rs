@@ -40,11 +40,10 @@ use crate::ws_frame::MAX_HEADER;
 
 /// The waker's token; sockets get tokens from 1 up, never reused.
 const WAKER: Token = Token(0);
-/// The read buffer shared by all sockets, allocated once.
+/// The read buffer shared by all sockets, allocated once; also the most
+/// one read of a tunnel socket takes (into it or into a send buffer), so
+/// one busy connection cannot hold the loop while others wait their turn.
 const SCRATCH: usize = 256 * 1024;
-/// The most one read of a tunnel socket takes, so one busy connection
-/// cannot hold the loop while others wait their turn.
-const MAX_READ: usize = SCRATCH;
 /// How long an accepted connection has to send its request head.
 const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a finished socket may spend flushing and waiting for the peer's FIN.
@@ -1388,7 +1387,7 @@ impl EventLoop {
         // as small as what it holds.
         let (result, direct) = match self.endpoint.app_read_buf(id) {
             Some(room) => {
-                let want = room.len().min(MAX_READ);
+                let want = room.len().min(SCRATCH);
                 (conn.read(&mut room[..want]), true)
             }
             None => {

@@ -322,6 +322,19 @@ fn client_reconnects_after_the_server_restarts() {
     server.stop();
 }
 
+/// Connects through `port` to a target the far end cannot reach: the app
+/// sees its connection end (clean or reset) with no data.
+fn expect_closed_without_data(port: u16) {
+    let mut app = connect(port);
+    // The write may race the refusal; either way the app sees the end.
+    let _ = app.write_all(b"is anybody there?\n");
+    let mut rest = Vec::new();
+    match app.read_to_end(&mut rest) {
+        Ok(_) => assert!(rest.is_empty(), "no data from an unreachable target"),
+        Err(e) => assert_eq!(e.kind(), io::ErrorKind::ConnectionReset, "{e}"),
+    }
+}
+
 #[test]
 fn unreachable_target_closes_the_app_connection() {
     let _ = env_logger::builder().is_test(true).try_init();
@@ -331,14 +344,7 @@ fn unreachable_target_closes_the_app_connection() {
     let server = Running::start(server_settings(&ports, dead));
     let client = Running::start(client_settings(&ports, echo.port));
     wait_connected(&server, &client);
-    let mut app = connect(ports.client_listen);
-    // The write may race the refusal; either way the app sees the end.
-    let _ = app.write_all(b"is anybody there?\n");
-    let mut rest = Vec::new();
-    match app.read_to_end(&mut rest) {
-        Ok(_) => assert!(rest.is_empty(), "no data from a refused target"),
-        Err(e) => assert_eq!(e.kind(), io::ErrorKind::ConnectionReset, "{e}"),
-    }
+    expect_closed_without_data(ports.client_listen);
     // The other tunnel is unaffected.
     echo_line(ports.server_listen, "still fine\n");
     client.stop();
@@ -371,13 +377,7 @@ fn an_unresolvable_target_closes_only_that_connection() {
     let server = Running::start(settings);
     let client = Running::start(client_settings(&ports, echo.port));
     wait_connected(&server, &client);
-    let mut app = connect(ports.client_listen);
-    let _ = app.write_all(b"is anybody there?\n");
-    let mut rest = Vec::new();
-    match app.read_to_end(&mut rest) {
-        Ok(_) => assert!(rest.is_empty(), "no data from an unresolvable target"),
-        Err(e) => assert_eq!(e.kind(), io::ErrorKind::ConnectionReset, "{e}"),
-    }
+    expect_closed_without_data(ports.client_listen);
     echo_line(ports.server_listen, "the other direction is fine\n");
     client.stop();
     server.stop();

@@ -79,6 +79,10 @@ pub struct DataExchange {
     pub buffer_bytes: u32,
     /// `resumeGraceSecs` (default 30).
     pub resume_grace: Duration,
+    /// `failoverAfterSecs` (default 2, or the resume grace if shorter; at
+    /// most the resume grace): how long the active client's link may be
+    /// down before the server fails over to an online standby.
+    pub failover_after: Duration,
     /// `keepaliveIntervalSecs` (default 5).
     pub keepalive_interval: Duration,
     /// `keepaliveTimeoutSecs` (default 20, longer than the interval).
@@ -210,6 +214,7 @@ fn read_data_exchange(obj: &Obj, warnings: &mut Vec<String>) -> Result<DataExcha
             "mutualTLSTrustedPeerCertificateBundleFilePath",
             "perConnectionBufferBytes",
             "resumeGraceSecs",
+            "failoverAfterSecs",
             "keepaliveIntervalSecs",
             "keepaliveTimeoutSecs",
             "connectTimeoutSecs",
@@ -256,6 +261,22 @@ fn read_data_exchange(obj: &Obj, warnings: &mut Vec<String>) -> Result<DataExcha
             ),
         ));
     }
+    let resume_grace = obj.secs("resumeGraceSecs", Duration::from_secs(30), false)?;
+    let failover_after = obj.secs(
+        "failoverAfterSecs",
+        Duration::from_secs(2).min(resume_grace),
+        false,
+    )?;
+    if failover_after > resume_grace {
+        return Err(ConfigError::key(
+            obj.path_of("failoverAfterSecs"),
+            format!(
+                "expected at most resumeGraceSecs ({}) seconds, got {}",
+                resume_grace.as_secs_f64(),
+                failover_after.as_secs_f64()
+            ),
+        ));
+    }
     Ok(DataExchange {
         server_url,
         enable_mutual_tls: obj.bool("enableMutualTLS", false)?,
@@ -263,7 +284,8 @@ fn read_data_exchange(obj: &Obj, warnings: &mut Vec<String>) -> Result<DataExcha
         trusted_ca: path("mutualTLSTrustedCACertificateBundleFilePath")?,
         trusted_peers: path("mutualTLSTrustedPeerCertificateBundleFilePath")?,
         buffer_bytes: u32::try_from(buffer_bytes).unwrap_or(u32::MAX),
-        resume_grace: obj.secs("resumeGraceSecs", Duration::from_secs(30), false)?,
+        resume_grace,
+        failover_after,
         keepalive_interval,
         keepalive_timeout,
         connect_timeout: obj.secs("connectTimeoutSecs", Duration::from_secs(10), true)?,
@@ -668,6 +690,7 @@ mod tests {
         );
         assert_eq!(dx.buffer_bytes, 4_194_304);
         assert_eq!(dx.resume_grace, Duration::from_secs(30));
+        assert_eq!(dx.failover_after, Duration::from_secs(2));
         assert_eq!(dx.keepalive_interval, Duration::from_secs(5));
         assert_eq!(dx.keepalive_timeout, Duration::from_secs(20));
         assert_eq!(dx.connect_timeout, Duration::from_secs(10));
@@ -763,6 +786,18 @@ mod tests {
         );
         assert_eq!(c.standby_close, Duration::from_millis(2500));
         assert_eq!(c.data_exchange.resume_grace, Duration::ZERO);
+        assert_eq!(
+            c.data_exchange.failover_after,
+            Duration::ZERO,
+            "the failover delay defaults to at most the grace"
+        );
+        assert!(
+            err(r#"{"dataExchange": {"resumeGraceSecs": 5, "failoverAfterSecs": 6}}"#).starts_with(
+                "dataExchange.failoverAfterSecs: expected at most resumeGraceSecs (5)"
+            )
+        );
+        let (c, _) = ok(r#"{"dataExchange": {"failoverAfterSecs": 0.5}}"#);
+        assert_eq!(c.data_exchange.failover_after, Duration::from_millis(500));
         assert!(err(r#"{"dataExchange": {"keepaliveIntervalSecs": 0}}"#).contains("above 0"));
         assert_eq!(
             err(r#"{"dataExchange": {"keepaliveIntervalSecs": 10, "keepaliveTimeoutSecs": 10}}"#),

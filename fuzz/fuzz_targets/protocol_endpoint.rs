@@ -310,6 +310,9 @@ enum FuzzFrame {
         seq: u8,
     },
     Keepalive,
+    Goodbye {
+        reason_len: u8,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -439,6 +442,8 @@ fn config(role: Role, p: &Params) -> Config {
     c.max_message = 1024 * (1 + usize::from(p.message_kib % 4));
     c.max_streams = 1 + usize::from(p.max_streams % 4);
     c.resume_grace = Duration::from_millis(u64::from(p.grace_ms));
+    // A quarter to all of the grace, from bits of the seed.
+    c.failover_after = c.resume_grace * (1 + (p.seed >> 60) as u32 % 4) / 4;
     let interval = 100 + u64::from(p.keepalive_ms % 2000);
     c.keepalive_interval = Duration::from_millis(interval);
     c.keepalive_timeout =
@@ -1632,6 +1637,10 @@ impl World {
                     Frame::ControlAck { seq: seq(*s) }.encode(&mut out)
                 }
                 FuzzFrame::Keepalive => Frame::Keepalive.encode(&mut out),
+                FuzzFrame::Goodbye { reason_len } => Frame::Goodbye {
+                    reason: &"bye".repeat(usize::from(*reason_len)),
+                }
+                .encode(&mut out),
             }
         }
         out

@@ -22,6 +22,11 @@ pub struct Config {
     pub stream_window: u32,
     /// How long a session outlives its WebSocket before its streams are reset.
     pub resume_grace: Duration,
+    /// Server: how long the active client's link may be down before the
+    /// server fails over to the other client, if that one is online. A
+    /// connection accepted on a listen socket meanwhile waits at most this
+    /// long for a client to carry it. At most `resume_grace`.
+    pub failover_after: Duration,
     /// Send a keepalive after this long without sending anything.
     pub keepalive_interval: Duration,
     /// Close a link after this long without receiving anything.
@@ -48,6 +53,7 @@ impl Config {
             standby_close: Duration::from_secs(30),
             stream_window: 4 * 1024 * 1024,
             resume_grace: Duration::from_secs(30),
+            failover_after: Duration::from_secs(2),
             keepalive_interval: Duration::from_secs(5),
             keepalive_timeout: Duration::from_secs(20),
             reconnect_min: Duration::from_millis(100),
@@ -71,6 +77,12 @@ impl Config {
                 "max_message must be between 1024 and {} bytes, got {}",
                 crate::frame::MAX_MESSAGE,
                 self.max_message
+            ));
+        }
+        if self.failover_after > self.resume_grace {
+            return Err(format!(
+                "failover_after ({:?}) must not exceed resume_grace ({:?})",
+                self.failover_after, self.resume_grace
             ));
         }
         if self.keepalive_interval.is_zero() || self.keepalive_timeout <= self.keepalive_interval {

@@ -4,7 +4,8 @@
 
 use std::collections::VecDeque;
 
-use crate::frame::{self, Control};
+use crate::frame::{self, Control, ResetCode};
+use crate::ids::StreamId;
 
 /// What the receiver should do with an incoming control frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,6 +59,24 @@ impl ControlChannel {
         let seq = self.next_seq;
         self.next_seq += 1;
         self.unsent.push_back((seq, body));
+    }
+
+    /// Takes back the Open of `stream` if it was never sent (the stream
+    /// moved to another session): it becomes a Reset of a stream the peer
+    /// never heard of, which the peer ignores; the numbering stays whole.
+    /// Returns whether it was found.
+    pub(crate) fn retract_open(&mut self, stream: StreamId) -> bool {
+        for (_, body) in self.unsent.iter_mut() {
+            if matches!(body, Control::Open { stream: s, .. } if *s == stream) {
+                *body = Control::Reset {
+                    stream,
+                    code: ResetCode::Switched,
+                    reason: "moved to the other client".into(),
+                };
+                return true;
+            }
+        }
+        false
     }
 
     /// Classifies an incoming frame and records it when new.

@@ -1,13 +1,14 @@
 //! Who is active: the server's authoritative choice and a client's view of it.
 //!
-//! The rules (DESIGN.md, "High availability"):
-//! * until the first election, client 1 is active if it is online, else
-//!   client 2 (the *default*; changing it closes no listen socket);
-//! * after an election (a switch or a failover) a client coming online never
-//!   preempts the active one;
+//! The rules (README, "High availability"):
+//! * the first client online is active; client 1 takes this *default* role
+//!   from client 2 when it comes online before any election and while
+//!   client 2 carries no connection from the server's listen sockets, so a
+//!   client coming online never resets a live stream (and closes no socket);
 //! * first data on a standby's listen socket makes it active (a *switch*);
-//! * when the active client is gone past the grace period and the other is
-//!   online, the other becomes active (a *failover*);
+//! * when the active client's link has been down for the failover delay and
+//!   the other is online, or past the resume grace, the other becomes active
+//!   (a *failover*); when it says Goodbye, at once (a *handover*);
 //! * every change increments the epoch; announcements with an older epoch
 //!   are ignored.
 
@@ -40,8 +41,14 @@ impl Election {
     }
 
     /// A client's session came up; `one_online` says whether client 1 has a
-    /// session (it may be the one coming up).
-    pub(crate) fn on_session_up(&mut self, client: ClientId, one_online: bool) -> Option<Change> {
+    /// session (it may be the one coming up), `two_carries` whether client 2
+    /// carries connections from the server's listen sockets.
+    pub(crate) fn on_session_up(
+        &mut self,
+        client: ClientId,
+        one_online: bool,
+        two_carries: bool,
+    ) -> Option<Change> {
         match self.active {
             None => {
                 let pick = if one_online { ClientId::One } else { client };
@@ -52,7 +59,7 @@ impl Election {
                 };
                 Some(self.set(Some(pick), why))
             }
-            Some(ClientId::Two) if !self.elected && one_online => {
+            Some(ClientId::Two) if !self.elected && one_online && !two_carries => {
                 Some(self.set(Some(ClientId::One), ActiveWhy::Default))
             }
             Some(_) => None,
@@ -68,25 +75,26 @@ impl Election {
         Some(self.set(Some(client), ActiveWhy::Claim))
     }
 
-    /// `client`'s session ended for good; `other_online` says whether the
-    /// other client has a session.
+    /// `client`'s session ended for good (`why` is Failover or Handover);
+    /// `other_online` says whether the other client has a session.
     pub(crate) fn on_session_gone(
         &mut self,
         client: ClientId,
         other_online: bool,
+        why: ActiveWhy,
     ) -> Option<Change> {
         if self.active != Some(client) {
             return None;
         }
         self.elected = true;
         if other_online {
-            Some(self.set(Some(client.other()), ActiveWhy::Failover))
+            Some(self.set(Some(client.other()), why))
         } else {
             let from = self.active.take();
             Some(Change {
                 from,
                 to: None,
-                why: ActiveWhy::Failover,
+                why,
             })
         }
     }
@@ -156,9 +164,9 @@ mod tests {
     #[test]
     fn default_prefers_client_one_until_an_election() {
         let mut e = Election::default();
-        let c = e.on_session_up(Two, false).unwrap();
+        let c = e.on_session_up(Two, false, false).unwrap();
         assert_eq!((c.from, c.to), (None, Some(Two)));
-        let c = e.on_session_up(One, true).unwrap();
+        let c = e.on_session_up(One, true, false).unwrap();
         assert_eq!(
             (c.from, c.to, c.why),
             (Some(Two), Some(One), ActiveWhy::Default)
@@ -166,35 +174,43 @@ mod tests {
     }
 
     #[test]
+    fn coming_online_never_takes_over_a_client_that_carries_streams() {
+        let mut e = Election::default();
+        e.on_session_up(Two, false, false);
+        assert_eq!(e.on_session_up(One, true, true), None);
+        assert_eq!(e.active, Some(Two));
+    }
+
+    #[test]
     fn no_preemption_after_an_election() {
         let mut e = Election::default();
-        e.on_session_up(One, true);
-        e.on_session_up(Two, true);
-        e.on_session_gone(One, true);
+        e.on_session_up(One, true, false);
+        e.on_session_up(Two, true, false);
+        e.on_session_gone(One, true, ActiveWhy::Failover);
         assert_eq!(e.active, Some(Two));
         assert_eq!(
-            e.on_session_up(One, true),
+            e.on_session_up(One, true, false),
             None,
             "client 1 does not preempt"
         );
         assert_eq!(e.on_claim(One).map(|c| c.to), Some(Some(One)));
-        e.on_session_gone(One, false);
+        e.on_session_gone(One, false, ActiveWhy::Handover);
         assert_eq!(e.active, None);
-        let c = e.on_session_up(Two, false).unwrap();
+        let c = e.on_session_up(Two, false, false).unwrap();
         assert_eq!((c.to, c.why), (Some(Two), ActiveWhy::Failover));
-        assert_eq!(e.on_session_up(One, true), None);
+        assert_eq!(e.on_session_up(One, true, false), None);
     }
 
     #[test]
     fn client_one_preferred_when_both_online() {
         let mut e = Election::default();
-        assert_eq!(e.on_session_up(Two, true).unwrap().to, Some(One));
+        assert_eq!(e.on_session_up(Two, true, false).unwrap().to, Some(One));
     }
 
     #[test]
     fn claim_switches_and_bumps_epoch() {
         let mut e = Election::default();
-        e.on_session_up(One, true);
+        e.on_session_up(One, true, false);
         let epoch = e.epoch;
         assert_eq!(e.on_claim(One), None);
         let c = e.on_claim(Two).unwrap();
@@ -208,13 +224,13 @@ mod tests {
     #[test]
     fn failover_only_for_the_active_client() {
         let mut e = Election::default();
-        e.on_session_up(One, true);
-        assert_eq!(e.on_session_gone(Two, true), None);
-        let c = e.on_session_gone(One, true).unwrap();
+        e.on_session_up(One, true, false);
+        assert_eq!(e.on_session_gone(Two, true, ActiveWhy::Failover), None);
+        let c = e.on_session_gone(One, true, ActiveWhy::Failover).unwrap();
         assert_eq!((c.to, c.why), (Some(Two), ActiveWhy::Failover));
-        let c = e.on_session_gone(Two, false).unwrap();
-        assert_eq!(c.to, None);
-        assert_eq!(e.on_session_up(One, true).unwrap().to, Some(One));
+        let c = e.on_session_gone(Two, false, ActiveWhy::Handover).unwrap();
+        assert_eq!((c.to, c.why), (None, ActiveWhy::Handover));
+        assert_eq!(e.on_session_up(One, true, false).unwrap().to, Some(One));
     }
 
     #[test]

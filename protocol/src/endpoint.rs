@@ -10,7 +10,9 @@ use crate::config::Config;
 use crate::control::Incoming;
 use crate::election::{Change, ClientView, Election};
 use crate::error::ProtocolError;
-use crate::frame::{self, ActiveWhy, Control, Frame, Hello, ResetCode, Welcome};
+use crate::frame::{
+    self, ActiveWhy, Control, Frame, Hello, ResetCode, Welcome, FRAME_HEADER, MAX_REASON,
+};
 use crate::ids::{ClientId, ConnId, LinkId, Role, StreamId, TunnelId};
 use crate::output::Output;
 use crate::reorder::ReorderError;
@@ -21,6 +23,10 @@ use crate::stream::{Origin, Stream};
 use crate::timer::{Timer, TimerTable};
 use crate::PROTOCOL_VERSION;
 
+/// How long a leaving session's streams may take to deliver what they hold
+/// before the rest is reset.
+const LEAVE_DRAIN: Duration = Duration::from_secs(2);
+
 /// A WebSocket link as the protocol sees it.
 #[derive(Debug)]
 struct Link {
@@ -29,6 +35,9 @@ struct Link {
     /// Hello (client) or Welcome (server) still to be sent first.
     handshake: Option<Frame<'static>>,
     keepalive_due: bool,
+    /// A planned stop: say Goodbye with this reason once the session has
+    /// nothing more to send, then close the link.
+    goodbye: Option<String>,
 }
 
 /// Where a local TCP connection lives.
@@ -252,7 +261,7 @@ impl Endpoint {
                 ));
             }
         }
-        if self.listening && !self.sessions.iter().any(Option::is_some) {
+        if self.listening && !(0..self.sessions.len()).any(|slot| self.online(slot)) {
             return Err(format!("{}: listening without a session", self.role()));
         }
         Ok(())
@@ -279,7 +288,7 @@ impl Endpoint {
             Role::Server => None,
             Role::Client(client) => {
                 self.connecting = false;
-                let session = self.sessions[0].as_ref();
+                let session = self.sessions[0].as_ref().filter(|s| !s.leaving);
                 Some(Frame::Hello(Hello {
                     version: PROTOCOL_VERSION,
                     client,
@@ -296,6 +305,7 @@ impl Endpoint {
                 slot: None,
                 handshake,
                 keepalive_due: false,
+                goodbye: None,
             },
         );
         self.timers
@@ -352,24 +362,27 @@ impl Endpoint {
     /// A TCP connection was accepted on `listens[tunnel]`. `None`: close it,
     /// there is nowhere to route it.
     pub fn handle_accept(&mut self, tunnel: TunnelId, now: Instant) -> Option<ConnId> {
-        let _ = now;
         let name = self.config.listens.get(tunnel.0)?.clone();
         if !self.listening || self.shut_down {
             return None;
         }
         let slot = match self.config.role {
             Role::Server => match self.election.active {
-                Some(c) if self.sessions[c.index()].is_some() => c.index(),
+                Some(c) if self.online(c.index()) => c.index(),
                 _ => {
                     warn!("refusing a connection on tunnel {name:?}: no active client");
                     return None;
                 }
             },
             Role::Client(_) => {
-                self.sessions[0].as_ref()?;
+                if !self.online(0) {
+                    return None;
+                }
                 0
             }
         };
+        let failover_after = self.config.failover_after;
+        let server = self.view.is_none();
         let window = self.config.stream_window;
         let max_streams = self.config.max_streams;
         let conn = ConnId(self.next_conn);
@@ -379,10 +392,24 @@ impl Endpoint {
             return None;
         }
         self.next_conn += 1;
+        // The active client's link is down: hold the connection for the
+        // failover delay (a resume or a failover carries it), no longer.
+        let held = server && session.link.is_none();
+        if held
+            && session
+                .down_since
+                .is_some_and(|d| now >= d + failover_after)
+        {
+            warn!(
+                "refusing a connection on tunnel {name:?}: {}'s link is down and no client can carry it",
+                session.client
+            );
+            return None;
+        }
         let id = session.allocate_stream();
-        session
-            .streams
-            .insert(id, Stream::new(Origin::Listen(tunnel), conn, window));
+        let mut stream = Stream::new(Origin::Listen(tunnel), conn, window);
+        stream.held = held;
+        session.streams.insert(id, stream);
         session.control.push(Control::Open {
             stream: id,
             tunnel: name.clone(),
@@ -594,13 +621,24 @@ impl Endpoint {
                     }
                 }
                 Timer::SessionGrace(slot) => {
-                    let expired = self.sessions[slot]
+                    let state = self.sessions[slot]
                         .as_ref()
-                        .is_some_and(|s| s.link.is_none());
-                    if expired {
-                        self.end_session(slot, "the resume grace period expired", now, true);
+                        .filter(|s| s.link.is_none())
+                        .map(|s| s.leaving);
+                    match state {
+                        Some(true) => self.end_session(
+                            slot,
+                            "its streams had their time to drain",
+                            now,
+                            false,
+                        ),
+                        Some(false) => {
+                            self.end_session(slot, "the resume grace period expired", now, true)
+                        }
+                        None => {}
                     }
                 }
+                Timer::Failover(slot) => self.failover_due(slot, now),
                 Timer::Reconnect => {
                     if self.view.is_some()
                         && !self.shut_down
@@ -619,25 +657,44 @@ impl Endpoint {
         }
     }
 
-    /// Stops the node: closes every link with a reason, every connection
-    /// and every listen socket. Nothing is started afterwards.
+    /// Stops the node on purpose (a planned stop): closes the listen
+    /// sockets, ends every stream's sending direction after what it holds,
+    /// says Goodbye on every session link once that is sent (the server
+    /// then hands over at once), and closes every tunnel connection with FIN
+    /// after writing what it received. What is still open
+    /// after a couple of seconds is reset. Nothing is started afterwards.
     pub fn handle_shutdown(&mut self, now: Instant) {
+        if self.shut_down {
+            return;
+        }
         self.shut_down = true;
-        let links: Vec<LinkId> = self.links.keys().copied().collect();
-        for link in links {
-            self.outputs.push_back(Output::CloseLink {
-                link,
-                reason: "shutting down".into(),
-            });
+        let reason = match self.config.role {
+            Role::Server => "the server is shutting down".to_string(),
+            Role::Client(c) => format!("{c} is shutting down"),
+        };
+        self.timers.cancel(Timer::Reconnect);
+        let links: Vec<(LinkId, Option<usize>)> =
+            self.links.iter().map(|(id, l)| (*id, l.slot)).collect();
+        for (link, slot) in links {
+            let attached = slot.and_then(|s| self.sessions[s].as_ref().map(|x| (s, x)));
+            match attached {
+                Some((slot, session)) if session.link == Some(link) && !session.leaving => {
+                    self.finish_sending(slot);
+                    if let Some(l) = self.links.get_mut(&link) {
+                        l.goodbye = Some(reason.clone());
+                    }
+                }
+                _ => self.close_link(link, reason.clone(), now),
+            }
         }
-        self.links.clear();
-        for conn in std::mem::take(&mut self.conns).into_keys() {
-            self.outputs.push_back(Output::Close { conn, reset: true });
+        for slot in 0..self.sessions.len() {
+            let detached = self.sessions[slot]
+                .as_ref()
+                .is_some_and(|s| s.link.is_none() && !s.leaving);
+            if detached {
+                self.leave_session(slot, now);
+            }
         }
-        for session in self.sessions.iter_mut() {
-            *session = None;
-        }
-        self.timers = TimerTable::default();
         self.update_listeners(now);
     }
 
@@ -659,11 +716,29 @@ impl Endpoint {
         if let Some(hs) = l.handshake.take() {
             hs.encode(buf);
         }
+        let mut more = false;
         if let Some(slot) = l.slot {
             if let Some(session) = self.sessions[slot].as_mut() {
                 if session.link == Some(link) {
-                    session.transmit(buf, limit);
+                    more = session.transmit(buf, limit);
                 }
+            }
+        }
+        if !more && buf.len() + FRAME_HEADER + 2 + MAX_REASON <= limit {
+            if let Some(reason) = l.goodbye.take() {
+                // Everything the session could send went first: say Goodbye
+                // and close; the link's socket flushes it before the close.
+                Frame::Goodbye { reason: &reason }.encode(buf);
+                self.outputs.push_back(Output::CloseLink {
+                    link,
+                    reason: reason.clone(),
+                });
+                let slot = l.slot;
+                self.forget_link(link);
+                if let Some(slot) = slot {
+                    self.leave_session(slot, now);
+                }
+                return true;
             }
         }
         if buf.len() == start && l.keepalive_due {
@@ -702,6 +777,18 @@ impl Endpoint {
                 "a second hello on one link".into(),
             )),
             (_, None) => Err(ProtocolError::Unexpected("a frame before the hello".into())),
+            (Frame::Goodbye { reason }, Some(slot)) => {
+                match self.view {
+                    Some(_) => info!("the server ended our session on purpose: {reason}"),
+                    None => info!(
+                        "{} ended its session on purpose: {reason}",
+                        self.session_mut(slot)?.client
+                    ),
+                }
+                self.close_link(link, "goodbye received".into(), now);
+                self.leave_session(slot, now);
+                Ok(())
+            }
             (Frame::Control { seq, body }, Some(slot)) => {
                 let session = self.session_mut(slot)?;
                 match session.control.receive(seq) {
@@ -725,7 +812,7 @@ impl Endpoint {
                 Some(slot),
             ) => self.on_data(slot, stream, offset, payload),
             (Frame::Ack { stream, consumed }, Some(slot)) => {
-                self.on_ack(slot, stream, consumed);
+                self.on_ack(slot, stream, consumed, now);
                 Ok(())
             }
         }
@@ -760,7 +847,7 @@ impl Endpoint {
         let resumable = hello.token != 0
             && self.sessions[slot]
                 .as_ref()
-                .is_some_and(|s| s.token == hello.token);
+                .is_some_and(|s| s.token == hello.token && !s.leaving);
         let resumed = if resumable {
             let old_link = self.sessions[slot].as_ref().and_then(|s| s.link);
             if let Some(old) = old_link.filter(|old| *old != link) {
@@ -775,6 +862,7 @@ impl Endpoint {
                 s.peer_window = hello.window;
             }
             self.timers.cancel(Timer::SessionGrace(slot));
+            self.timers.cancel(Timer::Failover(slot));
             self.stats.resumes += 1;
             info!("{client} resumed its session on {link}");
             true
@@ -792,12 +880,24 @@ impl Endpoint {
             session.link = Some(link);
             self.sessions[slot] = Some(session);
             info!("{client} connected on {link} (new session)");
-            let one_online = self.sessions[0].is_some();
-            if let Some(change) = self.election.on_session_up(client, one_online) {
+            let one_online = self.online(0);
+            let two_carries = self.sessions[ClientId::Two.index()]
+                .as_ref()
+                .is_some_and(|s| {
+                    s.streams
+                        .values()
+                        .any(|st| matches!(st.origin, Origin::Listen(_)))
+                });
+            if let Some(change) = self.election.on_session_up(client, one_online, two_carries) {
                 self.apply_change(change, now);
             }
             false
         };
+        // The active client may have been down past the failover delay,
+        // waiting for this one.
+        if let Some(active) = self.election.active.filter(|a| *a != client) {
+            self.failover_due(active.index(), now);
+        }
         let control_received = self.sessions[slot]
             .as_ref()
             .map_or(0, |s| s.control.received());
@@ -987,6 +1087,7 @@ impl Endpoint {
         let target = self.config.connects.iter().position(|n| n == tunnel);
         let role = self.role();
         let conn = ConnId(self.next_conn);
+        let shut_down = self.shut_down;
         let session = self.session_mut(slot)?;
         if !session.accept_peer_id(stream) {
             return Err(ProtocolError::Unexpected(format!(
@@ -994,6 +1095,7 @@ impl Endpoint {
             )));
         }
         let refusal = match target {
+            _ if shut_down => Some(format!("the {role} is shutting down")),
             None => Some(format!(
                 "no tunnel named {tunnel:?} connects from the {role}"
             )),
@@ -1071,7 +1173,7 @@ impl Endpoint {
         }
     }
 
-    fn on_ack(&mut self, slot: usize, stream: StreamId, consumed: u64) {
+    fn on_ack(&mut self, slot: usize, stream: StreamId, consumed: u64, now: Instant) {
         let window = self.config.stream_window;
         let Some(session) = self.sessions[slot].as_mut() else {
             return;
@@ -1089,7 +1191,7 @@ impl Endpoint {
             }
         }
         session.queue_tx(stream);
-        self.finish_if_done(slot, stream);
+        self.finish_if_done(slot, stream, now);
     }
 
     // ---- stream lifecycle ----
@@ -1112,7 +1214,7 @@ impl Endpoint {
     /// After data was delivered or a fin arrived: half-close the socket when
     /// the peer's direction is complete, close it when both are, forget the
     /// stream when nothing is left to resend.
-    fn recv_progress(&mut self, slot: usize, stream: StreamId, _now: Instant) {
+    fn recv_progress(&mut self, slot: usize, stream: StreamId, now: Instant) {
         let window = self.config.stream_window;
         let Some(session) = self.sessions[slot].as_mut() else {
             return;
@@ -1137,14 +1239,26 @@ impl Endpoint {
         if ack {
             session.queue_ack(stream);
         }
-        self.finish_if_done(slot, stream);
+        self.finish_if_done(slot, stream, now);
     }
 
-    fn finish_if_done(&mut self, slot: usize, stream: StreamId) {
-        if let Some(session) = self.sessions[slot].as_mut() {
-            if session.streams.get(&stream).is_some_and(Stream::is_done) {
-                session.forget_finished(stream);
+    fn finish_if_done(&mut self, slot: usize, stream: StreamId, now: Instant) {
+        let Some(session) = self.sessions[slot].as_mut() else {
+            return;
+        };
+        if session.leaving {
+            // Nothing is resent or acknowledged any more: a stream whose
+            // socket closed is done.
+            if session
+                .streams
+                .get(&stream)
+                .is_some_and(|s| s.conn.is_none())
+            {
+                session.streams.remove(&stream);
+                self.end_if_drained(slot, now);
             }
+        } else if session.streams.get(&stream).is_some_and(Stream::is_done) {
+            session.forget_finished(stream);
         }
     }
 
@@ -1198,8 +1312,14 @@ impl Endpoint {
             if let Some(s) = self.sessions[slot].as_mut() {
                 if s.link == Some(link) {
                     s.link = None;
-                    s.down_since = Some(now);
-                    self.timers.set(Timer::SessionGrace(slot), now + grace);
+                    if !s.leaving {
+                        s.down_since = Some(now);
+                        self.timers.set(Timer::SessionGrace(slot), now + grace);
+                        if self.view.is_none() {
+                            self.timers
+                                .set(Timer::Failover(slot), now + self.config.failover_after);
+                        }
+                    }
                 }
             }
         }
@@ -1254,13 +1374,231 @@ impl Endpoint {
             self.forget_link(link);
         }
         self.timers.cancel(Timer::SessionGrace(slot));
+        self.timers.cancel(Timer::Failover(slot));
         if self.view.is_none() && elect {
-            let other_online = self.sessions[session.client.other().index()].is_some();
-            if let Some(change) = self.election.on_session_gone(session.client, other_online) {
+            let other_online = self.online(session.client.other().index());
+            let change =
+                self.election
+                    .on_session_gone(session.client, other_online, ActiveWhy::Failover);
+            if let Some(change) = change {
                 self.apply_change(change, now);
             }
         }
         self.update_listeners(now);
+    }
+
+    /// Whether `slot` holds a session that may still carry streams: linked,
+    /// or waiting for a resume; not one that is leaving.
+    fn online(&self, slot: usize) -> bool {
+        self.sessions[slot].as_ref().is_some_and(|s| !s.leaving)
+    }
+
+    /// Whether `slot` holds a session with a link (and not leaving).
+    fn linked(&self, slot: usize) -> bool {
+        self.sessions[slot]
+            .as_ref()
+            .is_some_and(|s| !s.leaving && s.link.is_some())
+    }
+
+    /// Server: the failover delay of `slot`'s session may have passed. If it
+    /// is the active client's, still without a link, and the other client
+    /// is linked, fail over to it, moving the connections held for the
+    /// active client; with nobody to carry them, close those connections.
+    fn failover_due(&mut self, slot: usize, now: Instant) {
+        if self.view.is_some() {
+            return;
+        }
+        let Some(session) = self.sessions[slot].as_ref() else {
+            return;
+        };
+        let Some(down) = session.down_since else {
+            return;
+        };
+        if session.leaving || session.link.is_some() || now < down + self.config.failover_after {
+            return;
+        }
+        let client = session.client;
+        if self.election.active != Some(client) {
+            return;
+        }
+        let held: Vec<StreamId> = session
+            .streams
+            .iter()
+            .filter(|(_, s)| s.held)
+            .map(|(id, _)| *id)
+            .collect();
+        let other = client.other().index();
+        if !self.linked(other) {
+            for id in held {
+                self.drop_stream(
+                    slot,
+                    id,
+                    Some((ResetCode::SessionEnded, "no client could carry it in time")),
+                );
+            }
+            return;
+        }
+        let secs = self.config.failover_after.as_secs_f64();
+        info!(
+            "{client}'s link has been down for {secs:.1}s and {} is online: failing over",
+            client.other()
+        );
+        let moving = self.take_held(slot);
+        self.end_session(slot, "its link was down past the failover delay", now, true);
+        for s in moving {
+            self.rehome(other, s);
+        }
+    }
+
+    /// Takes the held streams (see [`Stream::held`]) out of `slot`'s session.
+    fn take_held(&mut self, slot: usize) -> Vec<Stream> {
+        let Some(session) = self.sessions[slot].as_mut() else {
+            return Vec::new();
+        };
+        let ids: Vec<StreamId> = session
+            .streams
+            .iter()
+            .filter(|(_, s)| s.held)
+            .map(|(id, _)| *id)
+            .collect();
+        let mut held = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(s) = session.streams.remove(&id) {
+                if !session.control.retract_open(id) {
+                    session.control.push(Control::Reset {
+                        stream: id,
+                        code: ResetCode::Switched,
+                        reason: "moved to the other client".into(),
+                    });
+                }
+                held.push(s);
+            }
+        }
+        held
+    }
+
+    /// Server: gives a held stream (the peer never heard of it) to the
+    /// session in `slot`, which is active now, as if accepted there.
+    fn rehome(&mut self, slot: usize, mut stream: Stream) {
+        let (Origin::Listen(tunnel), Some(conn)) = (stream.origin, stream.conn) else {
+            return;
+        };
+        let Some(name) = self.config.listens.get(tunnel.0).cloned() else {
+            return;
+        };
+        let Some(session) = self.sessions[slot].as_mut() else {
+            self.outputs.push_back(Output::Close { conn, reset: true });
+            self.conns.remove(&conn);
+            return;
+        };
+        stream.held = false;
+        stream.tx_queued = false;
+        stream.ack_queued = false;
+        let id = session.allocate_stream();
+        session.streams.insert(id, stream);
+        session.control.push(Control::Open {
+            stream: id,
+            tunnel: name,
+        });
+        if let Some(s) = session.streams.get(&id).filter(|s| s.fin_queued) {
+            // The app finished while held: its Fin stayed with the old session.
+            let final_offset = s.send.written();
+            session.control.push(Control::Fin {
+                stream: id,
+                final_offset,
+            });
+        }
+        session.queue_tx(id);
+        self.conns.insert(conn, ConnRef { slot, stream: id });
+        debug!("{conn} moves to {} as {id}", session.client);
+    }
+
+    /// Ends the sending direction of every stream of `slot` where it stands
+    /// (a planned stop): a Fin after the bytes already taken, no more reads.
+    fn finish_sending(&mut self, slot: usize) {
+        let Some(session) = self.sessions[slot].as_mut() else {
+            return;
+        };
+        let mut fins = Vec::new();
+        for (id, s) in session.streams.iter_mut() {
+            s.app_eof = true;
+            if !s.fin_queued && s.socket_ready() {
+                s.fin_queued = true;
+                fins.push(Control::Fin {
+                    stream: *id,
+                    final_offset: s.send.written(),
+                });
+            }
+        }
+        for fin in fins {
+            session.control.push(fin);
+        }
+    }
+
+    /// The session in `slot` ended on purpose (a Goodbye either way): it
+    /// takes no link again. On the server the election hands over at once.
+    /// Its streams deliver what they hold, then close with FIN; what is left
+    /// after [`LEAVE_DRAIN`] is reset.
+    fn leave_session(&mut self, slot: usize, now: Instant) {
+        let Some(session) = self.sessions[slot].as_mut() else {
+            return;
+        };
+        if session.leaving {
+            return;
+        }
+        session.leaving = true;
+        session.link = None;
+        session.down_since = None;
+        let client = session.client;
+        let ids: Vec<StreamId> = session.streams.keys().copied().collect();
+        self.timers.cancel(Timer::Failover(slot));
+        self.timers
+            .set(Timer::SessionGrace(slot), now + LEAVE_DRAIN);
+        if self.view.is_none() {
+            let other_online = self.online(client.other().index());
+            let change = self
+                .election
+                .on_session_gone(client, other_online, ActiveWhy::Handover);
+            if let Some(change) = change {
+                self.apply_change(change, now);
+            }
+        }
+        for id in ids {
+            self.wind_down(slot, id, now);
+        }
+        self.end_if_drained(slot, now);
+        self.update_listeners(now);
+    }
+
+    /// A stream of a leaving session: nothing more arrives, so what it
+    /// holds in order is all it delivers; then FIN. A connection not yet
+    /// dialled is closed at once.
+    fn wind_down(&mut self, slot: usize, stream: StreamId, now: Instant) {
+        let Some(s) = self.sessions[slot]
+            .as_mut()
+            .and_then(|x| x.streams.get_mut(&stream))
+        else {
+            return;
+        };
+        if !s.socket_ready() {
+            self.drop_stream(slot, stream, None);
+            return;
+        }
+        s.app_eof = true;
+        s.fin_queued = true;
+        s.peer_fin = Some(s.recv.contiguous_end());
+        self.signal_deliver(slot, stream);
+        self.recv_progress(slot, stream, now);
+    }
+
+    /// Ends a leaving session once its last stream is gone.
+    fn end_if_drained(&mut self, slot: usize, now: Instant) {
+        let drained = self.sessions[slot]
+            .as_ref()
+            .is_some_and(|s| s.leaving && s.streams.is_empty());
+        if drained {
+            self.end_session(slot, "it ended on purpose", now, false);
+        }
     }
 
     /// Server: acts on a change of active client and announces it.
@@ -1274,6 +1612,13 @@ impl Endpoint {
         match change.why {
             ActiveWhy::Claim => {
                 self.stats.switches += 1;
+                if let (Some(old), Some(new)) = (change.from, change.to) {
+                    // Held connections never reached the old client: the
+                    // claimer carries them.
+                    for s in self.take_held(old.index()) {
+                        self.rehome(new.index(), s);
+                    }
+                }
                 if let Some(old) = change.from {
                     let ids: Vec<StreamId> = self.sessions[old.index()]
                         .as_ref()
@@ -1290,29 +1635,10 @@ impl Endpoint {
                 self.start_blackout(now);
             }
             ActiveWhy::Failover => self.stats.failovers += 1,
-            ActiveWhy::Default => {
-                // Client 1 came online while client 2 held the default: move
-                // the server-listen streams off client 2; close no socket.
-                if let Some(old) = change.from {
-                    let ids: Vec<StreamId> = self.sessions[old.index()]
-                        .as_ref()
-                        .map(|s| {
-                            s.streams
-                                .iter()
-                                .filter(|(_, st)| matches!(st.origin, Origin::Listen(_)))
-                                .map(|(id, _)| *id)
-                                .collect()
-                        })
-                        .unwrap_or_default();
-                    for id in ids {
-                        self.drop_stream(
-                            old.index(),
-                            id,
-                            Some((ResetCode::Switched, "client 1 took over the default role")),
-                        );
-                    }
-                }
-            }
+            ActiveWhy::Handover => self.stats.handovers += 1,
+            // Client 1 took the default role from a client 2 that carried
+            // no server-listen stream: nothing to close.
+            ActiveWhy::Default => {}
         }
         for session in self.sessions.iter_mut().flatten() {
             session.control.push(Control::Active {
@@ -1357,7 +1683,8 @@ impl Endpoint {
     /// session exists and no switch blackout is running.
     fn update_listeners(&mut self, now: Instant) {
         let in_blackout = self.blackout_until.is_some_and(|t| now < t);
-        let want = !self.shut_down && !in_blackout && self.sessions.iter().any(Option::is_some);
+        let any_session = (0..self.sessions.len()).any(|slot| self.online(slot));
+        let want = !self.shut_down && !in_blackout && any_session;
         if want == self.listening {
             return;
         }

@@ -21,6 +21,7 @@
 //! | 0x0A | Active      | seq:u64 client:u8(0 none,1,2) epoch:u64 why:u8                        |
 //! | 0x0B | ControlAck  | seq:u64                                                               |
 //! | 0x0C | Keepalive   | (empty)                                                               |
+//! | 0x0D | Goodbye     | reason_len:u16 reason (UTF-8)                                         |
 //!
 //! * **Hello / Welcome** open a link. The client sends Hello first with the
 //!   resume `token` of its session (0 for none), the highest election `epoch`
@@ -41,6 +42,10 @@
 //!   **Reset** aborts both directions of the stream.
 //! * **Claim** (client → server): first data arrived on a standby client's
 //!   listen socket. **Active** (server → client): who is active now.
+//! * **Goodbye** (either way, after the sender's last data): the sender ends
+//!   the session on purpose (a planned stop) and closes the link. The
+//!   receiver does not wait for a resume: the server hands over to the other
+//!   client at once, a client starts a new session when it reconnects.
 //! * Stream ids: odd when the server opened the stream, even for a client.
 //!
 //! Lengths are bounded before anything is allocated ([`MAX_FRAME_BODY`],
@@ -78,6 +83,7 @@ const KIND_CLAIM: u8 = 0x09;
 const KIND_ACTIVE: u8 = 0x0A;
 const KIND_CONTROL_ACK: u8 = 0x0B;
 const KIND_KEEPALIVE: u8 = 0x0C;
+const KIND_GOODBYE: u8 = 0x0D;
 
 /// The client's greeting; the first frame on every link.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -143,8 +149,11 @@ pub enum ActiveWhy {
     Default = 0,
     /// First data on the standby's listen socket.
     Claim = 1,
-    /// The active client was gone past the grace period.
+    /// The active client's link was down past the failover delay with the
+    /// other client online, or past the resume grace.
     Failover = 2,
+    /// The active client stopped on purpose (it said Goodbye).
+    Handover = 3,
 }
 
 impl ActiveWhy {
@@ -153,6 +162,7 @@ impl ActiveWhy {
             0 => ActiveWhy::Default,
             1 => ActiveWhy::Claim,
             2 => ActiveWhy::Failover,
+            3 => ActiveWhy::Handover,
             _ => return None,
         })
     }
@@ -162,7 +172,8 @@ impl ActiveWhy {
         match self {
             ActiveWhy::Default => "default choice",
             ActiveWhy::Claim => "first data on the standby's listen socket",
-            ActiveWhy::Failover => "failover: the active client was gone past the grace period",
+            ActiveWhy::Failover => "failover: the active client's link was down too long",
+            ActiveWhy::Handover => "handover: the active client stopped on purpose",
         }
     }
 }
@@ -275,6 +286,10 @@ pub enum Frame<'a> {
         seq: u64,
     },
     Keepalive,
+    /// The sender ends the session on purpose, for `reason`.
+    Goodbye {
+        reason: &'a str,
+    },
 }
 
 /// Why bytes did not decode to a frame.
@@ -430,6 +445,7 @@ impl<'a> Frame<'a> {
             KIND_ACTIVE => "active",
             KIND_CONTROL_ACK => "control-ack",
             KIND_KEEPALIVE => "keepalive",
+            KIND_GOODBYE => "goodbye",
             other => {
                 return Err(DecodeError::Invalid(format!(
                     "unknown frame kind 0x{other:02x}"
@@ -496,6 +512,12 @@ impl<'a> Frame<'a> {
             },
             KIND_CONTROL_ACK => Frame::ControlAck { seq: r.u64()? },
             KIND_KEEPALIVE => Frame::Keepalive,
+            KIND_GOODBYE => {
+                let len = usize::from(r.u16()?);
+                Frame::Goodbye {
+                    reason: r.str(len, MAX_REASON, "reason")?,
+                }
+            }
             _ => {
                 let seq = r.u64()?;
                 if seq == 0 {
@@ -665,6 +687,12 @@ impl Frame<'_> {
                 out.extend_from_slice(&seq.to_be_bytes());
             }
             Frame::Keepalive => put_header(out, KIND_KEEPALIVE, 0),
+            Frame::Goodbye { reason } => {
+                let reason = cut(reason, MAX_REASON);
+                put_header(out, KIND_GOODBYE, 2 + reason.len());
+                out.extend_from_slice(&(reason.len() as u16).to_be_bytes());
+                out.extend_from_slice(reason.as_bytes());
+            }
         }
     }
 }
@@ -772,6 +800,7 @@ mod tests {
         Ack(StreamId, u64),
         ControlAck(u64),
         Keepalive,
+        Goodbye(String),
     }
 
     impl OwnedFrame {
@@ -830,6 +859,7 @@ mod tests {
                 },
                 OwnedFrame::ControlAck(seq) => Frame::ControlAck { seq: *seq },
                 OwnedFrame::Keepalive => Frame::Keepalive,
+                OwnedFrame::Goodbye(reason) => Frame::Goodbye { reason },
             }
         }
     }
@@ -838,7 +868,7 @@ mod tests {
         fn arbitrary(g: &mut Gen) -> Self {
             let stream = StreamId(u64::arbitrary(g));
             let seq = u64::arbitrary(g).max(1);
-            match u8::arbitrary(g) % 12 {
+            match u8::arbitrary(g) % 13 {
                 0 => OwnedFrame::Hello(Hello {
                     version: u16::arbitrary(g),
                     client: client(g),
@@ -914,7 +944,7 @@ mod tests {
                             None
                         },
                         epoch: u64::arbitrary(g),
-                        why: ActiveWhy::from_byte(u8::arbitrary(g) % 3).unwrap(),
+                        why: ActiveWhy::from_byte(u8::arbitrary(g) % 4).unwrap(),
                     },
                 ),
                 8 => {
@@ -924,6 +954,7 @@ mod tests {
                 }
                 9 => OwnedFrame::Ack(stream, u64::arbitrary(g)),
                 10 => OwnedFrame::ControlAck(u64::arbitrary(g)),
+                11 => OwnedFrame::Goodbye(text(g, MAX_REASON)),
                 _ => OwnedFrame::Keepalive,
             }
         }

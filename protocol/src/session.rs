@@ -26,6 +26,9 @@ pub(crate) struct Session {
     pub(crate) link: Option<LinkId>,
     /// When the last link went away.
     pub(crate) down_since: Option<Instant>,
+    /// The session ended on purpose (a Goodbye either way): no link comes
+    /// back; its streams deliver what they hold, close with FIN and go.
+    pub(crate) leaving: bool,
     /// The peer's receive window per stream.
     pub(crate) peer_window: u32,
     pub(crate) streams: BTreeMap<StreamId, Stream>,
@@ -54,6 +57,7 @@ impl Session {
             token,
             link: None,
             down_since: None,
+            leaving: false,
             peer_window,
             streams: BTreeMap::new(),
             next_local: local,
@@ -139,6 +143,7 @@ impl Session {
             if let Some(s) = self.streams.get_mut(&id) {
                 s.send.rewind();
                 s.ack_sent = 0;
+                s.held = false;
             }
             self.queue_tx(id);
             self.queue_ack(id);

@@ -31,6 +31,8 @@ pub struct Stats {
     pub switches: u64,
     /// Active-client changes caused by the active client's loss.
     pub failovers: u64,
+    /// Active-client changes caused by the active client's planned stop.
+    pub handovers: u64,
     /// Links closed for a protocol violation.
     pub protocol_errors: u64,
 }

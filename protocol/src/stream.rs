@@ -42,6 +42,10 @@ pub(crate) struct Stream {
     pub(crate) saw_app_data: bool,
     pub(crate) tx_queued: bool,
     pub(crate) ack_queued: bool,
+    /// Server: accepted on a listen socket while the session had no link,
+    /// so the peer has never heard of it; a failover may move it to the
+    /// other client's session.
+    pub(crate) held: bool,
 }
 
 impl Stream {
@@ -62,6 +66,7 @@ impl Stream {
             saw_app_data: false,
             tx_queued: false,
             ack_queued: false,
+            held: false,
         }
     }
 

@@ -12,8 +12,11 @@ pub(crate) enum Timer {
     LinkIdle(LinkId),
     /// Nothing sent on the link for the keepalive interval: send a keepalive.
     LinkKeepalive(LinkId),
-    /// A session's link has been gone for the resume grace period.
+    /// A session's link has been gone for the resume grace period, or a
+    /// leaving session's streams had their time to drain.
     SessionGrace(usize),
+    /// Server: a session's link has been gone for the failover delay.
+    Failover(usize),
     /// Client: time to dial the server again.
     Reconnect,
     /// Listen sockets closed by a switch may reopen.

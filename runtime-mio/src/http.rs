@@ -363,6 +363,7 @@ fn render_stats(out: &mut String, s: &Stats) {
         sessions_ended,
         switches,
         failovers,
+        handovers,
         protocol_errors,
     } = *s;
     let gauges: [(&str, &str, u64); 5] = [
@@ -391,7 +392,7 @@ fn render_stats(out: &mut String, s: &Stats) {
     for (name, help, value) in gauges {
         gauge(out, name, help, value);
     }
-    let counters: [(&str, &str, u64); 10] = [
+    let counters: [(&str, &str, u64); 11] = [
         (
             "tcpws_bytes_from_apps_total",
             "Bytes taken from local TCP connections.",
@@ -436,6 +437,11 @@ fn render_stats(out: &mut String, s: &Stats) {
             "tcpws_failovers_total",
             "Active-client changes caused by the active client's loss.",
             failovers,
+        ),
+        (
+            "tcpws_handovers_total",
+            "Active-client changes caused by the active client's planned stop.",
+            handovers,
         ),
         (
             "tcpws_protocol_errors_total",
@@ -665,7 +671,7 @@ mod tests {
         }
         // Every sample line is `name[{labels}] value` and every name is declared.
         let samples = text.lines().filter(|l| !l.starts_with('#'));
-        assert_eq!(samples.clone().count(), 3 + 2 + 15);
+        assert_eq!(samples.clone().count(), 3 + 2 + 16);
         for line in samples {
             let (name, value) = line.rsplit_once(' ').unwrap();
             value.parse::<u64>().unwrap();

@@ -48,8 +48,10 @@ const SCRATCH: usize = 256 * 1024;
 const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a finished socket may spend flushing and waiting for the peer's FIN.
 const CLOSE_LINGER: Duration = Duration::from_secs(2);
-/// How long shutdown waits for links to flush their close frames.
-const SHUTDOWN_BOUND: Duration = Duration::from_secs(2);
+/// How long shutdown waits for links to say Goodbye and flush their close
+/// frames, and for tunnel connections to write what they hold; a little
+/// longer than the protocol's own drain bound, so it resets what is left.
+const SHUTDOWN_BOUND: Duration = Duration::from_millis(2500);
 /// How often a wanted listen socket that failed to bind is tried again.
 const LISTEN_RETRY: Duration = Duration::from_secs(1);
 /// Reads per `pump` before the loop polls again (fairness bound).
@@ -336,7 +338,7 @@ impl EventLoop {
 
     /// Whether shutdown has nothing left to flush.
     fn quiescent(&self) -> bool {
-        self.links.is_empty() && self.closing.is_empty()
+        self.links.is_empty() && self.closing.is_empty() && self.conns.is_empty()
     }
 
     fn role_name(&self) -> String {

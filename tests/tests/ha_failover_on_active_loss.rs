@@ -1,7 +1,7 @@
-//! HA rule: when the active client is gone (disconnected past the resume
-//! grace period) and the other is online, the server fails over to the
-//! other one. Server listen sockets are open only while at least one client
-//! is online; client listen sockets only while the server is online.
+//! HA rule: when the active client's link has been down for the failover
+//! delay and the other is online, the server fails over to the other one.
+//! Server listen sockets are open only while at least one client is online;
+//! client listen sockets only while the server is online.
 
 use tcpws_protocol::ClientId;
 use tcpws_tests::sim::scenario::{
@@ -12,9 +12,9 @@ use tcpws_tests::sim::{AppPlan, Node, SimConfig, Status};
 const NAME: &str = "ha_failover_on_active_loss";
 
 #[test]
-fn crash_of_the_active_client_fails_over_after_the_grace_period() {
+fn crash_of_the_active_client_fails_over_after_the_failover_delay() {
     let cfg = SimConfig::default();
-    let grace = cfg.resume_grace;
+    let delay = cfg.failover_after;
     let mut w = world(NAME, cfg);
     wait_up(&mut w);
     let active = w.active_of(Node::Server).expect("up");
@@ -22,14 +22,14 @@ fn crash_of_the_active_client_fails_over_after_the_grace_period() {
     let epoch = w.epoch_of(Node::Server);
     w.crash(Node::client(active));
     let t0 = w.now();
-    // Within the grace period the server waits for a resume.
-    w.run_for(grace - millis(500));
+    // Within the failover delay the server waits for a resume.
+    w.run_for(delay - millis(100));
     expect(
         &w,
         w.active_of(Node::Server) == Some(active),
-        "the server failed over before the grace period ended",
+        "the server failed over before the failover delay ended",
     );
-    wait_active(&mut w, other, secs(2));
+    wait_active(&mut w, other, secs(1));
     expect(
         &w,
         w.epoch_of(Node::Server) > epoch,
@@ -38,8 +38,8 @@ fn crash_of_the_active_client_fails_over_after_the_grace_period() {
     let took = w.now() - t0;
     expect(
         &w,
-        took <= grace + secs(1),
-        format_args!("the failover took {took:?}"),
+        took <= delay + millis(100),
+        format_args!("the failover took {took:?}, the delay is {delay:?}"),
     );
     w.wait_for("the server to listen", secs(5), |w| {
         w.listens_all(Node::Server)
@@ -67,12 +67,24 @@ fn a_partitioned_active_client_is_failed_over_and_its_streams_reset() {
     w.run_for(millis(200));
     expect(&w, w.peer(app).is_some(), "the app reached its backend");
     w.partition(active);
-    // keepalive timeout + grace, and some slack; the partitioned client cannot know.
+    // The keepalive timeout, then the failover delay, and some slack.
     let other = active.other();
-    w.wait_for("the failover", secs(12), |w| {
-        w.active_of(Node::Server) == Some(other) && w.active_of(Node::client(other)) == Some(other)
-    });
-    w.run_for(secs(1));
+    let cfg = w.config().clone();
+    w.wait_for(
+        "the failover",
+        cfg.keepalive_timeout + cfg.failover_after + secs(1),
+        |w| {
+            w.active_of(Node::Server) == Some(other)
+                && w.active_of(Node::client(other)) == Some(other)
+        },
+    );
+    // The partitioned client cannot know: its own resume grace ends its
+    // session, and the connections through it, a little later.
+    w.wait_for(
+        "the lost client's streams to be reset",
+        cfg.resume_grace,
+        |w| w.peer(app).is_some_and(|b| b.status.is_final()),
+    );
     let a = w.app(app);
     let b = w.peer(app).expect("checked");
     expect(

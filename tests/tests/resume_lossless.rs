@@ -85,8 +85,11 @@ fn a_partition_shorter_than_the_keepalive_timeout_loses_nothing() {
 
 #[test]
 fn a_partition_past_the_keepalive_timeout_but_within_grace_loses_nothing() {
+    // A failover delay as long as the grace: the standby, online, never
+    // takes over, so the session waits for its client.
     let cfg = SimConfig {
         resume_grace: secs(10),
+        failover_after: secs(10),
         ..SimConfig::default()
     };
     let mut w = world(NAME, cfg);

@@ -71,6 +71,7 @@ pub fn default_config_text() -> String {
             "mutualTLSTrustedPeerCertificateBundleFilePath": null,
             "perConnectionBufferBytes": 4 * 1024 * 1024,
             "resumeGraceSecs": 30,
+            "failoverAfterSecs": 2,
             "keepaliveIntervalSecs": 5,
             "keepaliveTimeoutSecs": 20,
             "connectTimeoutSecs": 10

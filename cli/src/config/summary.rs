@@ -83,6 +83,7 @@ impl FileConfig {
             bytes(dx.buffer_bytes)
         );
         let _ = writeln!(out, "resume grace:     {}", secs(dx.resume_grace));
+        let _ = writeln!(out, "failover after:   {}", secs(dx.failover_after));
         let _ = writeln!(
             out,
             "keepalive:        every {}, link dropped after {} of silence",

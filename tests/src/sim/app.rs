@@ -150,6 +150,9 @@ pub struct App {
     pub active_at_connect: Option<ClientId>,
     /// Virtual time of the connect.
     pub connected_at: Duration,
+    /// Server app: held for a client whose link was down, then carried by
+    /// this one after a failover.
+    pub moved_to: Option<ClientId>,
     /// Virtual time the app reached a final status.
     pub ended_at: Option<Duration>,
 }
@@ -181,6 +184,7 @@ impl App {
             peer: None,
             active_at_connect: None,
             connected_at: now,
+            moved_to: None,
             ended_at: if tcp.is_some() { None } else { Some(now) },
         }
     }

@@ -33,6 +33,8 @@ pub struct SimConfig {
     /// `standbySocketCloseDurationSecs`.
     pub standby_close: Duration,
     pub resume_grace: Duration,
+    /// `failoverAfterSecs`.
+    pub failover_after: Duration,
     pub keepalive_interval: Duration,
     pub keepalive_timeout: Duration,
     pub reconnect_min: Duration,
@@ -79,6 +81,7 @@ impl Default for SimConfig {
         SimConfig {
             standby_close: Duration::from_secs(3),
             resume_grace: Duration::from_secs(5),
+            failover_after: Duration::from_secs(2),
             keepalive_interval: Duration::from_secs(1),
             keepalive_timeout: Duration::from_secs(4),
             reconnect_min: Duration::from_millis(100),
@@ -120,6 +123,7 @@ impl SimConfig {
         c.standby_close = self.standby_close;
         c.stream_window = self.stream_window;
         c.resume_grace = self.resume_grace;
+        c.failover_after = self.failover_after;
         c.keepalive_interval = self.keepalive_interval;
         c.keepalive_timeout = self.keepalive_timeout;
         c.reconnect_min = self.reconnect_min;

@@ -145,8 +145,14 @@ impl ElectionWatch {
             return Ok(Cause::Claim);
         }
         let grace = w.config().resume_grace;
+        let failover_after = w.config().failover_after;
         let unlinked = self.unlinked_since[End::Server.index()][slot(old)];
         if unlinked.is_some_and(|s| w.now() >= s + grace) {
+            return Ok(Cause::Failover);
+        }
+        if unlinked.is_some_and(|s| w.now() >= s + failover_after)
+            && new.is_some_and(|n| heard_link(w, Node::Server, n))
+        {
             return Ok(Cause::Failover);
         }
         if !self.elected && old == ClientId::Two && new == Some(ClientId::One) {
@@ -176,6 +182,11 @@ impl ElectionWatch {
             },
             name(new),
         ))
+    }
+
+    /// Whether the server holds no session link of `c` now.
+    pub fn server_unlinked(&self, c: ClientId) -> bool {
+        self.unlinked_since[End::Server.index()][slot(c)].is_some()
     }
 
     /// Notes a change the world explained.

@@ -30,6 +30,9 @@ pub struct HostConn {
     pub via: Option<ClientId>,
     /// The runtime has read data from it (so later reads are not "first data").
     pub saw_data: bool,
+    /// Server: accepted while the server held no session link of its
+    /// client (`via`): a failover to the other client may carry it there.
+    pub held: bool,
 }
 
 /// A running process of the simulation.

@@ -11,7 +11,7 @@ use tcpws_protocol::{ClientId, ConnId, Endpoint, LinkId, Output, TunnelId};
 use super::app::{App, AppId, AppPlan, AppRole, BackendMode, Status};
 use super::clock::Clock;
 use super::config::{Dial, SimConfig};
-use super::election::{slot, ElectionWatch};
+use super::election::{slot, Cause, ElectionWatch};
 use super::invariants;
 use super::net::{End, Item, Net, WireId};
 use super::node::{Host, HostConn};
@@ -467,11 +467,40 @@ impl World {
         self.check_step();
     }
 
+    /// A failover from `old` to `new`: the server connections held for
+    /// `old` (accepted while its link was down) are carried by `new` now.
+    fn move_held(&mut self, old: ClientId, new: ClientId) {
+        let Some(h) = self.hosts[Node::Server.index()].as_mut() else {
+            return;
+        };
+        let mut moved = Vec::new();
+        for hc in h.conns.values_mut() {
+            if hc.held && hc.via == Some(old) {
+                hc.held = false;
+                hc.via = Some(new);
+                moved.extend(hc.tcp);
+            }
+        }
+        for t in moved {
+            let app = self.tcp_app[t];
+            tr!(self, "S: {app} held for {old} moves to {new}");
+            self.apps[app.0 as usize].moved_to = Some(new);
+        }
+    }
+
     /// Brings the world's own HA records up to date after a step.
     fn observe_ha(&mut self) {
         let mut election = std::mem::take(&mut self.election);
         election.observe(self);
         self.election = election;
+        // A session link back: what was held for that client is its own.
+        if let Some(h) = self.hosts[Node::Server.index()].as_mut() {
+            for hc in h.conns.values_mut() {
+                if hc.held && hc.via.is_some_and(|c| !self.election.server_unlinked(c)) {
+                    hc.held = false;
+                }
+            }
+        }
         let mut switch = std::mem::take(&mut self.switch);
         switch.observe(self);
         self.switch = switch;
@@ -548,6 +577,7 @@ impl World {
         let host = self.hosts[node.index()].as_mut().expect("checked above");
         let inc = host.inc;
         let via = node.client_id().or(host.believes_active);
+        let held = node == Node::Server && via.is_some_and(|c| self.election.server_unlinked(c));
         let conn = host.endpoint.handle_accept(TunnelId(t), instant);
         tr!(
             self,
@@ -572,6 +602,7 @@ impl World {
                         write_shut: false,
                         via,
                         saw_data: false,
+                        held,
                     },
                 );
                 self.tcp_node[tcp_id] = Some((node, inc, conn));
@@ -827,7 +858,8 @@ impl World {
         }
         match origin {
             Node::Server => {
-                if info.active_at_connect.map(Node::client) != Some(bnode) {
+                let carrier = app.moved_to.or(info.active_at_connect);
+                if carrier.map(Node::client) != Some(bnode) {
                     self.fail(
                         "routing (invariant 2)",
                         format_args!(
@@ -1693,6 +1725,7 @@ impl World {
                         write_shut: false,
                         via: node.client_id().or(self.carrier),
                         saw_data: false,
+                        held: false,
                     },
                 );
                 let latency = self
@@ -1802,6 +1835,9 @@ impl World {
         };
         tr!(self, "S: active {old:?} -> {new:?} by {cause:?}");
         self.election.record(cause);
+        if let (Some(old), Some(new), Cause::Failover | Cause::Claim) = (old, new, cause) {
+            self.move_held(old, new);
+        }
         if let Some(old) = old {
             let mut switch = std::mem::take(&mut self.switch);
             switch.active_changed(self, old, cause);

@@ -228,6 +228,7 @@ impl Endpoint {
                     ));
                 }
                 if self.view.is_none()
+                    && !session.leaving
                     && matches!(s.origin, Origin::Listen(_))
                     && self.election.active != Some(session.client)
                 {
@@ -1554,7 +1555,8 @@ impl Endpoint {
         self.timers.cancel(Timer::Failover(slot));
         self.timers
             .set(Timer::SessionGrace(slot), now + LEAVE_DRAIN);
-        if self.view.is_none() {
+        // A server that stops itself elects nobody: its sessions all go.
+        if self.view.is_none() && !self.shut_down {
             let other_online = self.online(client.other().index());
             let change = self
                 .election

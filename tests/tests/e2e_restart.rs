@@ -11,7 +11,7 @@ use support::*;
 fn killing_the_active_client_fails_over_to_the_other() {
     let mut c = Cluster::start("killactive");
     c.client1.kill();
-    // The server waits out the resume grace, then fails over.
+    // The server fails over once the failover delay has passed.
     c.wait_active(2);
     let mut s = connect_when_open(c.ports.server[0], Duration::from_secs(10));
     echo_once(&mut s, b"through client 2");

@@ -149,3 +149,31 @@ fn listen_sockets_follow_who_is_online() {
     w.start(Node::Server);
     settle(&mut w, secs(15));
 }
+
+#[test]
+fn a_connection_made_during_the_failover_delay_is_carried_by_the_new_active_client() {
+    let cfg = SimConfig::default();
+    let delay = cfg.failover_after;
+    let mut w = world(NAME, cfg);
+    wait_up(&mut w);
+    let active = w.active_of(Node::Server).expect("up");
+    let other = active.other();
+    w.crash(Node::client(active));
+    w.run_for(millis(500));
+    // The server still listens and holds the connection for the delay.
+    let app = w.app_connect(Node::Server, "s1", AppPlan::bulk(20_000));
+    expect(
+        &w,
+        w.app(app).status == Status::Open,
+        "the server refused a connection during the failover delay",
+    );
+    wait_final(&mut w, app, delay + secs(5));
+    expect_complete(&w, app);
+    expect(
+        &w,
+        w.peer(app).map(|p| p.node()) == Some(Node::client(other)),
+        "the held connection reached the new active client",
+    );
+    w.start(Node::client(active));
+    settle(&mut w, secs(15));
+}

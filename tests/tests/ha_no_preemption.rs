@@ -80,3 +80,38 @@ fn reconnects_of_the_standby_do_not_switch() {
     );
     settle(&mut w, secs(10));
 }
+
+/// Before any election client 1 takes the default role from client 2 only
+/// while client 2 carries no connection from the server's listen sockets:
+/// a client coming online never resets a live stream.
+#[test]
+fn client_1_coming_online_never_resets_a_stream_through_client_2() {
+    let cfg = SimConfig {
+        initially_down: vec![Node::C1],
+        ..SimConfig::default()
+    };
+    let mut w = world(NAME, cfg);
+    wait_up(&mut w);
+    let live = w.app_connect(Node::Server, "s1", AppPlan::manual());
+    w.app_write(live, 4_000);
+    w.wait_for("the echo", secs(2), |w| w.app(live).received >= 4_000);
+    let epoch = w.epoch_of(Node::Server);
+    w.start(Node::C1);
+    wait_up(&mut w);
+    w.run_for(secs(2));
+    expect(
+        &w,
+        w.active_of(Node::Server) == Some(ClientId::Two) && w.epoch_of(Node::Server) == epoch,
+        "client 1 took over from a client 2 that carried a stream",
+    );
+    expect(
+        &w,
+        w.app(live).status == tcpws_tests::sim::Status::Open,
+        "a client coming online reset a live stream",
+    );
+    w.app_write(live, 4_000);
+    w.app_finish(live);
+    wait_final(&mut w, live, secs(5));
+    expect_complete(&w, live);
+    settle(&mut w, secs(10));
+}

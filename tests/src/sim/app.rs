@@ -153,6 +153,9 @@ pub struct App {
     /// Server app: held for a client whose link was down, then carried by
     /// this one after a failover.
     pub moved_to: Option<ClientId>,
+    /// A planned stop of a node on its way may have ended it with FIN
+    /// before its peer finished.
+    pub stop_cut: bool,
     /// Virtual time the app reached a final status.
     pub ended_at: Option<Duration>,
 }
@@ -185,6 +188,7 @@ impl App {
             active_at_connect: None,
             connected_at: now,
             moved_to: None,
+            stop_cut: false,
             ended_at: if tcp.is_some() { None } else { Some(now) },
         }
     }

@@ -6,9 +6,14 @@
 //! Until an election the server picks client 1 if it is online, else
 //! client 2. Once a claim or a failover happened, the active client changes
 //! only because of a *claim* (first data on a connection accepted by the
-//! standby's listen socket) or because it was *gone* (the server held no
-//! session link of it for the resume grace period); a client coming back
-//! never takes over by itself.
+//! standby's listen socket), because it was *gone* (the server held no
+//! session link of it for the failover delay while the other client had
+//! one, or for the resume grace period), or because it *stopped on purpose*;
+//! a client coming back never takes over by itself.
+//!
+//! The other way round ([`ElectionWatch::check`]): with the standby online,
+//! the server never keeps as active a client whose link has been down for
+//! longer than the failover delay and a round trip.
 
 use std::time::Duration;
 
@@ -28,8 +33,10 @@ pub enum Cause {
     /// The new active client had first data on its listen socket as standby.
     Claim,
     /// The old active client had no session link at the server for the
-    /// resume grace period.
+    /// failover delay while the new one had, or for the resume grace.
     Failover,
+    /// The old active client was stopped on purpose (a planned stop).
+    Handover,
 }
 
 /// First data on a connection accepted by a client's listen socket while
@@ -55,12 +62,31 @@ pub struct ElectionWatch {
     /// held no link on which it heard from the other side, i.e. no session
     /// link; `None` while it holds one.
     unlinked_since: [[Option<Duration>; 2]; 2],
+    /// Per client: since when the server has held a session link of it.
+    linked_since: [Option<Duration>; 2],
+    /// Per client: its process was stopped on purpose and not started since.
+    stopping: [bool; 2],
 }
 
 impl ElectionWatch {
     /// The server process (re)started: no election yet.
     pub fn server_started(&mut self) {
         self.elected = false;
+    }
+
+    /// `node`'s process (re)started.
+    pub fn started(&mut self, node: Node) {
+        match node.client_id() {
+            Some(c) => self.stopping[slot(c)] = false,
+            None => self.server_started(),
+        }
+    }
+
+    /// `node` was asked to stop on purpose.
+    pub fn stopping(&mut self, node: Node) {
+        if let Some(c) = node.client_id() {
+            self.stopping[slot(c)] = true;
+        }
     }
 
     /// `client` (process `inc`, in a session with server process
@@ -85,11 +111,20 @@ impl ElectionWatch {
     pub fn observe(&mut self, w: &World) {
         for c in [ClientId::One, ClientId::Two] {
             for (e, node) in [(End::Server, Node::Server), (End::Client, Node::client(c))] {
+                let linked = heard_link(w, node, c);
                 let since = &mut self.unlinked_since[e.index()][slot(c)];
-                if heard_link(w, node, c) {
+                if linked {
                     *since = None;
                 } else if since.is_none() {
                     *since = Some(w.now());
+                }
+                if e == End::Server {
+                    let since = &mut self.linked_since[slot(c)];
+                    if !linked {
+                        *since = None;
+                    } else if since.is_none() {
+                        *since = Some(w.now());
+                    }
                 }
             }
             if !self.claim_pending(w, c) {
@@ -141,6 +176,9 @@ impl ElectionWatch {
         let Some(old) = old else {
             return Ok(Cause::Choice);
         };
+        if self.stopping[slot(old)] {
+            return Ok(Cause::Handover);
+        }
         if new.is_some_and(|n| self.claim_pending(w, n)) {
             return Ok(Cause::Claim);
         }
@@ -182,6 +220,36 @@ impl ElectionWatch {
             },
             name(new),
         ))
+    }
+
+    /// With the standby online (linked at the server, not stopping), the
+    /// server's active client has not been without a link for longer than
+    /// the failover delay (counted from when both held) and a round trip.
+    pub fn check(&self, w: &World) -> Result<(), String> {
+        let Some(active) = w.active_of(Node::Server) else {
+            return Ok(());
+        };
+        let other = active.other();
+        let (Some(down), Some(up)) = (
+            self.unlinked_since[End::Server.index()][slot(active)],
+            self.linked_since[slot(other)],
+        ) else {
+            return Ok(());
+        };
+        if self.stopping[slot(other)] {
+            return Ok(());
+        }
+        let due = (down + w.config().failover_after).max(up);
+        let bound = due + w.close_bound(other);
+        if w.now() > bound {
+            return Err(format!(
+                "the server still has {active} active at {:?}: its link is down since {down:?}, \
+                 {other} has been online since {up:?}, the failover delay is {:?} (bound {bound:?})",
+                w.now(),
+                w.config().failover_after
+            ));
+        }
+        Ok(())
     }
 
     /// Whether the server holds no session link of `c` now.

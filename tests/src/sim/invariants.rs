@@ -84,6 +84,12 @@ pub fn check_step(w: &World) -> Result<(), (String, String)> {
             }
         }
     }
+    if let Err(e) = w.election_watch().check(w) {
+        return Err((
+            "failover in time (DESIGN.md 1, high availability)".into(),
+            e,
+        ));
+    }
     if let Err(e) = w.switch_watch().check(w) {
         return Err((
             "old active client's connections closed (DESIGN.md 1, high availability)".into(),
@@ -164,12 +170,13 @@ pub fn convergence_problems(w: &World) -> Vec<String> {
         }
     }
     // A message in flight may still change things (a claim on its way to
-    // the server switches the active client): converged means quiet wires.
+    // the server switches the active client): converged means quiet wires,
+    // but for keepalives, which four timers send every interval.
     let busy = w
         .net()
         .wires()
         .filter(|(_, wire)| {
-            !wire.cut && (wire.queued_bytes(End::Server) > 0 || wire.queued_bytes(End::Client) > 0)
+            !wire.cut && (wire.carries_news(End::Server) || wire.carries_news(End::Client))
         })
         .count();
     if busy > 0 {

@@ -85,6 +85,16 @@ impl Wire {
     pub fn queued_bytes(&self, to: End) -> usize {
         self.queues[to.index()].bytes
     }
+
+    /// Whether something other than a lone keepalive is on its way to `to`
+    /// (a keepalive changes nothing but the idle timer).
+    pub fn carries_news(&self, to: End) -> bool {
+        let keepalive = [0x0C, 0, 0, 0, 0];
+        self.queues[to.index()]
+            .items
+            .iter()
+            .any(|(_, item)| !matches!(item, Item::Message(m) if m[..] == keepalive))
+    }
 }
 
 /// All wires and the per-client path conditions.

@@ -60,6 +60,8 @@ pub struct Host {
     /// Client: the incarnation of the server process it last heard from,
     /// the one its session is with.
     pub server_inc: Option<u32>,
+    /// A planned stop is under way: the process exits when it is done.
+    pub stopping: bool,
 }
 
 impl Host {
@@ -77,6 +79,7 @@ impl Host {
             believes_active: None,
             blackout_until: None,
             server_inc: None,
+            stopping: false,
         }
     }
 

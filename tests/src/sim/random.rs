@@ -1,5 +1,6 @@
 //! The random run behind `sim_random_seeds`: a seeded configuration, a
-//! fault phase (apps, cuts, partitions, restarts, latency changes), a
+//! fault phase (apps, cuts, partitions, crashes, planned stops, restarts,
+//! latency changes), a
 //! liveness phase (everything healed, no new faults) that must converge,
 //! and a probe that checks fresh connections still work end to end.
 
@@ -155,10 +156,17 @@ pub fn run_seed(seed: u64, echo_trace: bool) -> Outcome {
                 w.schedule(heal, Fault::Heal(c));
             }
             3 => {
+                // A crash, or a planned stop (the process exits within the
+                // shutdown bound), then a start.
                 let node = *w.rng().pick(&Node::ALL);
                 let down = w.rng().duration(Duration::ZERO, Duration::from_secs(4));
-                w.apply(Fault::Crash(node));
-                w.schedule(down, Fault::Start(node));
+                if w.rng().chance(0.5) {
+                    w.apply(Fault::Crash(node));
+                    w.schedule(down, Fault::Start(node));
+                } else {
+                    w.apply(Fault::Stop(node));
+                    w.schedule(down + Duration::from_secs(3), Fault::Start(node));
+                }
             }
             4 => {
                 let c = random_client(w.rng());

@@ -38,6 +38,10 @@ pub fn close_bound(cfg: &SimConfig, worst_latency: Duration, client: ClientId) -
     2 * (worst_latency + drain)
 }
 
+/// How long a planned stop lets a connection write what it holds before
+/// it is reset (the protocol's bound).
+const LEAVE_DRAIN: Duration = Duration::from_secs(2);
+
 /// A runtime connection that must be closed by a deadline.
 #[derive(Debug, Clone)]
 struct Pending {
@@ -66,7 +70,13 @@ impl SwitchWatch {
     /// every connection through `old` that must now close.
     pub fn active_changed(&mut self, w: &World, old: ClientId, cause: Cause) {
         let now = w.now();
-        let deadline = now + w.close_bound(old);
+        // A planned stop lets the connections deliver what they hold first.
+        let drain = if cause == Cause::Handover {
+            LEAVE_DRAIN
+        } else {
+            Duration::ZERO
+        };
+        let deadline = now + w.close_bound(old) + drain;
         for node in [Node::Server, Node::client(old)] {
             let Some(h) = w.host(node) else {
                 continue;

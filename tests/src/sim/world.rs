@@ -25,6 +25,9 @@ use super::Node;
 /// How many steps may run at one virtual instant before the loop calls it a
 /// livelock (an endpoint whose deadline never moves, or outputs that never end).
 const STALL_LIMIT: u64 = 200_000;
+/// How long a stopping process may take before it exits anyway (the
+/// runtime's shutdown bound).
+const STOP_BOUND: Duration = Duration::from_millis(2500);
 /// How often a slow reader reads.
 const READ_TICK: Duration = Duration::from_millis(10);
 /// Most bytes an app writes per call.
@@ -41,6 +44,8 @@ pub enum Fault {
     Heal(ClientId),
     /// Kill the process: its sockets are reset, its state is gone.
     Crash(Node),
+    /// Stop the process on purpose (SIGTERM): a planned stop.
+    Stop(Node),
     /// Start the process afresh (no-op when it runs).
     Start(Node),
 }
@@ -60,6 +65,11 @@ pub struct Counters {
 
 #[derive(Debug)]
 enum Event {
+    /// A stopping process is done (or out of time): it exits.
+    Exit {
+        node: Node,
+        inc: u32,
+    },
     AppTick(AppId),
     AppReadTick(AppId),
     AppReset(AppId),
@@ -318,6 +328,11 @@ impl World {
     /// it lost activity (see [`switch::close_bound`]).
     pub fn close_bound(&self, client: ClientId) -> Duration {
         switch::close_bound(&self.cfg, self.worst_latency[slot(client)], client)
+    }
+
+    /// The world's account of elections, for checks.
+    pub fn election_watch(&self) -> &ElectionWatch {
+        &self.election
     }
 
     /// The connections of old active clients still to close, for checks.
@@ -780,12 +795,16 @@ impl World {
         }
     }
 
-    /// A clean EOF must mean the peer finished and every byte it wrote arrived.
+    /// A clean EOF must mean the peer finished and every byte it wrote
+    /// arrived, unless a planned stop of a node on the way cut it short.
     fn check_eof(&self, id: AppId) {
         let app = self.app(id);
         let Some(peer) = app.peer.map(|p| self.app(p)) else {
             return;
         };
+        if app.stop_cut || peer.stop_cut {
+            return;
+        }
         if !peer.shut {
             self.fail(
                 "byte stream (invariant 1)",
@@ -996,6 +1015,7 @@ impl World {
             Fault::Partition(c) => self.partition(c),
             Fault::Heal(c) => self.restore_link(c),
             Fault::Crash(n) => self.crash(n),
+            Fault::Stop(n) => self.stop(n),
             Fault::Start(n) => self.start(n),
         }
     }
@@ -1087,6 +1107,44 @@ impl World {
         self.run_tasks();
     }
 
+    /// Stops `node` on purpose, as SIGTERM does: the endpoint's planned
+    /// stop runs (Goodbye, connections closed with FIN after what they
+    /// hold); the process exits once it holds no link and no connection,
+    /// or after [`STOP_BOUND`] as the runtime does, whatever is left reset.
+    pub fn stop(&mut self, node: Node) {
+        let Some(h) = self.hosts[node.index()].as_mut() else {
+            return;
+        };
+        if h.stopping {
+            return;
+        }
+        h.stopping = true;
+        let inc = h.inc;
+        tr!(self, "{node} stops on purpose");
+        self.election.stopping(node);
+        // Connections through a stopping node may end with FIN wherever
+        // they stand: a planned stop cuts them short, cleanly.
+        for i in 0..self.apps.len() {
+            let a = &self.apps[i];
+            if a.status.is_final() {
+                continue;
+            }
+            let through = node == Node::Server
+                || a.node() == node
+                || a.peer.is_some_and(|p| self.app(p).node() == node);
+            if through {
+                self.apps[i].stop_cut = true;
+            }
+        }
+        let now = self.clock.now();
+        let h = self.hosts[node.index()].as_mut().expect("checked above");
+        h.endpoint.handle_shutdown(now);
+        self.after_input(node);
+        let at = self.now() + STOP_BOUND;
+        self.push_event(at, Event::Exit { node, inc });
+        self.run_tasks();
+    }
+
     /// Starts `node` afresh (nothing happens when it runs).
     pub fn start(&mut self, node: Node) {
         if self.is_up(node) {
@@ -1102,9 +1160,7 @@ impl World {
         };
         tr!(self, "{node} starts (incarnation {inc})");
         self.hosts[node.index()] = Some(Host::new(node, inc, endpoint));
-        if node == Node::Server {
-            self.election.server_started();
-        }
+        self.election.started(node);
         self.after_input(node);
         self.run_tasks();
     }
@@ -1135,6 +1191,12 @@ impl World {
 
     fn handle_event(&mut self, ev: Event) {
         match ev {
+            Event::Exit { node, inc } => {
+                if self.live_inc(node, inc) {
+                    tr!(self, "{node} exits");
+                    self.crash(node);
+                }
+            }
             Event::AppTick(id) => self.app_tick(id),
             Event::AppReadTick(id) => self.app_read_tick(id),
             Event::AppReset(id) => self.app_reset(id),
@@ -1552,6 +1614,18 @@ impl World {
         }
     }
 
+    /// A stopping process with no link and no connection left exits (in
+    /// an event of its own, so callers still find the host).
+    fn exit_when_done(&mut self, node: Node) {
+        let Some(h) = self.host(node) else {
+            return;
+        };
+        if h.stopping && h.links.is_empty() && h.conns.is_empty() {
+            let (inc, now) = (h.inc, self.now());
+            self.push_event(now, Event::Exit { node, inc });
+        }
+    }
+
     /// The drain contract: outputs until `None`, then transmit on every
     /// link that can take bytes, until both are quiet.
     fn after_input(&mut self, node: Node) {
@@ -1569,6 +1643,7 @@ impl World {
                 self.apply_output(node, out);
             }
             if !self.transmit(node) && !any {
+                self.exit_when_done(node);
                 return;
             }
         }
@@ -1835,7 +1910,9 @@ impl World {
         };
         tr!(self, "S: active {old:?} -> {new:?} by {cause:?}");
         self.election.record(cause);
-        if let (Some(old), Some(new), Cause::Failover | Cause::Claim) = (old, new, cause) {
+        if let (Some(old), Some(new), Cause::Failover | Cause::Claim | Cause::Handover) =
+            (old, new, cause)
+        {
             self.move_held(old, new);
         }
         if let Some(old) = old {

@@ -134,10 +134,15 @@ pub fn port_open(port: u16) -> bool {
     }
 }
 
-/// A thread-per-connection echo server that counts its connections.
+/// A thread-per-connection echo server that counts its connections and
+/// how they ended.
 pub struct EchoBackend {
     pub port: u16,
     accepted: Arc<AtomicUsize>,
+    /// Connections that ended with a clean EOF (the tunnel sent FIN).
+    clean: Arc<AtomicUsize>,
+    /// Connections that ended with a read error (a reset).
+    reset: Arc<AtomicUsize>,
 }
 
 impl EchoBackend {
@@ -145,19 +150,30 @@ impl EchoBackend {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind echo backend");
         let port = listener.local_addr().unwrap().port();
         let accepted = Arc::new(AtomicUsize::new(0));
-        let count = accepted.clone();
+        let clean = Arc::new(AtomicUsize::new(0));
+        let reset = Arc::new(AtomicUsize::new(0));
+        let (count, clean2, reset2) = (accepted.clone(), clean.clone(), reset.clone());
         thread::spawn(move || {
             for stream in listener.incoming() {
                 let Ok(mut stream) = stream else { continue };
                 count.fetch_add(1, Ordering::SeqCst);
+                let (clean, reset) = (clean2.clone(), reset2.clone());
                 thread::spawn(move || {
                     let _ = stream.set_nodelay(true);
                     let mut buf = vec![0u8; 256 * 1024];
                     loop {
                         match stream.read(&mut buf) {
-                            Ok(0) | Err(_) => break,
+                            Ok(0) => {
+                                clean.fetch_add(1, Ordering::SeqCst);
+                                break;
+                            }
+                            Err(_) => {
+                                reset.fetch_add(1, Ordering::SeqCst);
+                                break;
+                            }
                             Ok(n) => {
                                 if stream.write_all(&buf[..n]).is_err() {
+                                    reset.fetch_add(1, Ordering::SeqCst);
                                     return;
                                 }
                             }
@@ -167,7 +183,22 @@ impl EchoBackend {
                 });
             }
         });
-        EchoBackend { port, accepted }
+        EchoBackend {
+            port,
+            accepted,
+            clean,
+            reset,
+        }
+    }
+
+    /// Connections that ended with a clean EOF so far.
+    pub fn clean_ends(&self) -> usize {
+        self.clean.load(Ordering::SeqCst)
+    }
+
+    /// Connections that ended with a reset so far.
+    pub fn reset_ends(&self) -> usize {
+        self.reset.load(Ordering::SeqCst)
     }
 
     /// Connections accepted so far.
@@ -207,6 +238,13 @@ impl Node {
         if let Some(mut c) = self.child.take() {
             let _ = c.kill();
             let _ = c.wait();
+        }
+    }
+
+    /// Sends SIGTERM and returns at once; [`Node::terminate`] waits too.
+    pub fn sigterm(&self) {
+        if let Some(c) = &self.child {
+            let _ = Command::new("kill").arg(c.id().to_string()).status();
         }
     }
 
@@ -268,6 +306,13 @@ pub struct Options {
     /// Client links to wait for at start (2; 1 when client 2 is meant to be
     /// refused).
     pub expect_links: u64,
+    /// `resumeGraceSecs` (default [`GRACE_SECS`]).
+    pub grace_secs: u64,
+    /// `standbySocketCloseDurationSecs` (default [`STANDBY_CLOSE_SECS`]).
+    pub standby_close_secs: u64,
+    /// Client 1 reaches the server through a [`CutProxy`], so a test can
+    /// cut its WebSocket.
+    pub proxy_client1: bool,
 }
 
 impl Default for Options {
@@ -278,6 +323,9 @@ impl Default for Options {
             s1_target_override: None,
             tls: None,
             expect_links: 2,
+            grace_secs: GRACE_SECS,
+            standby_close_secs: STANDBY_CLOSE_SECS,
+            proxy_client1: false,
         }
     }
 }
@@ -296,6 +344,8 @@ pub struct Cluster {
     pub server_backend: EchoBackend,
     /// The harness's TLS client for the server's HTTP endpoints, if TLS.
     pub probe: Option<Arc<rustls::ClientConfig>>,
+    /// Between client 1 and the server, with [`Options::proxy_client1`].
+    pub proxy: Option<CutProxy>,
 }
 
 fn scratch_dir(test: &str) -> PathBuf {
@@ -314,11 +364,12 @@ fn write_config(dir: &Path, json: &serde_json::Value) {
     .unwrap();
 }
 
-/// `node`: 0 for the server, 1 or 2 for a client.
-fn data_exchange(ports: &Ports, opts: &Options, node: usize) -> serde_json::Value {
+/// `node`: 0 for the server, 1 or 2 for a client; `ws` the port it dials
+/// (or, on the server, listens on).
+fn data_exchange(ws: u16, opts: &Options, node: usize) -> serde_json::Value {
     let mut dx = serde_json::json!({
-        "serverUrl": format!("http://127.0.0.1:{}", ports.ws),
-        "resumeGraceSecs": GRACE_SECS,
+        "serverUrl": format!("http://127.0.0.1:{ws}"),
+        "resumeGraceSecs": opts.grace_secs,
         "keepaliveIntervalSecs": 1,
         "keepaliveTimeoutSecs": 4,
     });
@@ -331,7 +382,7 @@ fn data_exchange(ports: &Ports, opts: &Options, node: usize) -> serde_json::Valu
         } else {
             &t.clients[node - 1]
         };
-        node_tls.apply(&mut dx, ports.ws);
+        node_tls.apply(&mut dx, ws);
     }
     dx
 }
@@ -364,26 +415,31 @@ impl Cluster {
             &root.join("server"),
             &serde_json::json!({
                 "weAreServer": true,
-                "standbySocketCloseDurationSecs": STANDBY_CLOSE_SECS,
-                "dataExchange": data_exchange(&ports, &opts, 0),
+                "standbySocketCloseDurationSecs": opts.standby_close_secs,
+                "dataExchange": data_exchange(ports.ws, &opts, 0),
                 "logging": logging(),
                 "tcpTunnelListens": [listen("s1", ports.server[0]), listen("s2", ports.server[1])],
                 "tcpTunnelConnects": opts.server_connects.iter()
                     .map(|n| connect(n, server_backend.port)).collect::<Vec<_>>(),
             }),
         );
+        let proxy = opts.proxy_client1.then(|| CutProxy::start(ports.ws));
         for (id, dir, lp, backend) in [
             (1, "client1", ports.client1, &backend1),
             (2, "client2", ports.client2, &backend2),
         ] {
+            let ws = match (&proxy, id) {
+                (Some(p), 1) => p.port,
+                _ => ports.ws,
+            };
             let s1_port = opts.s1_target_override.unwrap_or(backend.port);
             write_config(
                 &root.join(dir),
                 &serde_json::json!({
                     "weAreServer": false,
                     "clientId": id,
-                    "standbySocketCloseDurationSecs": STANDBY_CLOSE_SECS,
-                    "dataExchange": data_exchange(&ports, &opts, id),
+                    "standbySocketCloseDurationSecs": opts.standby_close_secs,
+                    "dataExchange": data_exchange(ws, &opts, id),
                     "logging": logging(),
                     "tcpTunnelListens": [listen("c1", lp[0]), listen("c2", lp[1])],
                     "tcpTunnelConnects": [connect("s1", s1_port), connect("s2", backend.port)],
@@ -402,6 +458,7 @@ impl Cluster {
             backend2,
             server_backend,
             probe: opts.tls.as_ref().and_then(|t| t.probe.clone()),
+            proxy,
         };
         cluster.wait_links(opts.expect_links);
         cluster.wait_active(1);
@@ -581,6 +638,68 @@ pub fn closed_within(s: &mut TcpStream, limit: Duration) -> bool {
             }
             Err(_) => return true,
         }
+    }
+}
+
+/// A TCP relay from a free port to `target` that can cut every connection
+/// it carries at once, as a network blip would (both ends see a reset).
+pub struct CutProxy {
+    pub port: u16,
+    live: Arc<std::sync::Mutex<Vec<TcpStream>>>,
+    cuts: Arc<AtomicUsize>,
+}
+
+impl CutProxy {
+    pub fn start(target: u16) -> CutProxy {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind proxy");
+        let port = listener.local_addr().unwrap().port();
+        let live: Arc<std::sync::Mutex<Vec<TcpStream>>> = Arc::default();
+        let cuts = Arc::new(AtomicUsize::new(0));
+        let registry = live.clone();
+        thread::spawn(move || {
+            for inbound in listener.incoming() {
+                let Ok(inbound) = inbound else { continue };
+                let Ok(outbound) = TcpStream::connect(("127.0.0.1", target)) else {
+                    continue;
+                };
+                let _ = inbound.set_nodelay(true);
+                let _ = outbound.set_nodelay(true);
+                {
+                    let mut l = registry.lock().unwrap();
+                    l.push(inbound.try_clone().unwrap());
+                    l.push(outbound.try_clone().unwrap());
+                }
+                for (mut from, mut to) in [
+                    (inbound.try_clone().unwrap(), outbound.try_clone().unwrap()),
+                    (outbound, inbound),
+                ] {
+                    thread::spawn(move || {
+                        let mut buf = vec![0u8; 256 * 1024];
+                        loop {
+                            match from.read(&mut buf) {
+                                Ok(0) | Err(_) => break,
+                                Ok(n) => {
+                                    if to.write_all(&buf[..n]).is_err() {
+                                        break;
+                                    }
+                                }
+                            }
+                        }
+                        let _ = to.shutdown(Shutdown::Write);
+                    });
+                }
+            }
+        });
+        CutProxy { port, live, cuts }
+    }
+
+    /// Cuts every connection through the proxy now; new ones still pass.
+    pub fn cut(&self) {
+        let mut l = self.live.lock().unwrap();
+        for s in l.drain(..) {
+            let _ = s.shutdown(Shutdown::Both);
+        }
+        self.cuts.fetch_add(1, Ordering::SeqCst);
     }
 }
 

@@ -149,7 +149,10 @@ fn frame_seeds(dir: &Path) -> usize {
         offset: 10,
         payload: &[],
     };
-    let singles: [(&str, &Frame<'_>); 17] = [
+    let goodbye = Frame::Goodbye {
+        reason: "client 1 is shutting down",
+    };
+    let singles: [(&str, &Frame<'_>); 18] = [
         ("hello", &hello),
         ("hello-resume", &resume_hello),
         ("welcome-resumed", &welcome),
@@ -167,6 +170,7 @@ fn frame_seeds(dir: &Path) -> usize {
         ("control-ack", &control_ack),
         ("keepalive", &Frame::Keepalive),
         ("data-empty", &empty_data),
+        ("goodbye", &goodbye),
     ];
     let mut n = 0;
     for (name, frame) in singles {
@@ -217,11 +221,16 @@ fn frame_seeds(dir: &Path) -> usize {
         )
         .encode(&mut msg);
     }
-    for (i, why) in [ActiveWhy::Default, ActiveWhy::Claim, ActiveWhy::Failover]
-        .into_iter()
-        .enumerate()
+    for (i, why) in [
+        ActiveWhy::Default,
+        ActiveWhy::Claim,
+        ActiveWhy::Failover,
+        ActiveWhy::Handover,
+    ]
+    .into_iter()
+    .enumerate()
     {
-        let client = [None, Some(ClientId::One), Some(ClientId::Two)][i];
+        let client = [None, Some(ClientId::One), Some(ClientId::Two), None][i];
         control(
             20 + i as u64,
             Control::Active {

@@ -26,6 +26,7 @@ struct Node {
     socks: BTreeMap<ConnId, Sock>,
     dials: Vec<(ConnId, TunnelId)>,
     listening: bool,
+    connects: usize,
 }
 
 impl Node {
@@ -52,6 +53,7 @@ impl Node {
                 }
                 Output::StartListening { .. } => self.listening = true,
                 Output::StopListening { .. } => self.listening = false,
+                Output::ConnectServer => self.connects += 1,
                 _ => {}
             }
         }
@@ -86,6 +88,7 @@ impl Pair {
             socks: BTreeMap::new(),
             dials: Vec::new(),
             listening: false,
+            connects: 0,
         };
         let mut p = Pair {
             now,
@@ -117,6 +120,9 @@ impl Pair {
                 self.client.ep.handle_message(self.link, &buf, now);
                 buf.clear();
                 moved = true;
+            }
+            for n in [&self.server, &self.client] {
+                n.ep.check_invariants().expect("invariants");
             }
             if !moved {
                 self.server.drain(now);
@@ -238,4 +244,99 @@ fn resume_replays_without_loss_or_duplicates() {
     assert_eq!(p.client.socks[&dialed].delivered, first);
     assert_eq!(p.server.ep.stats().resumes, 1);
     assert_eq!(p.server.ep.stats().streams_reset, 0);
+}
+
+/// A server-listen stream with bytes received on both sides, not yet
+/// finished: (server conn, client conn).
+fn open_stream(p: &mut Pair) -> (ConnId, ConnId) {
+    let now = p.now;
+    let conn = p.server.ep.handle_accept(TunnelId(0), now).unwrap();
+    assert_eq!(p.server.ep.handle_app_data(conn, b"request", now), 7);
+    p.pump();
+    let (dialed, _) = p.client.dials[0];
+    p.client.ep.handle_dial_result(dialed, Ok(()), now);
+    p.pump();
+    assert_eq!(p.client.ep.handle_app_data(dialed, b"answer", now), 6);
+    p.pump();
+    (conn, dialed)
+}
+
+#[test]
+fn a_planned_stop_of_the_server_ends_streams_with_fin_and_tells_the_client() {
+    let mut p = Pair::new();
+    let (conn, dialed) = open_stream(&mut p);
+    // Bytes the server has received but not yet written to its socket
+    // when it stops.
+    let now = p.now;
+    assert_eq!(p.client.ep.handle_app_data(dialed, b" late", now), 5);
+    let mut buf = Vec::new();
+    assert!(p.client.ep.poll_transmit(p.link, now, &mut buf));
+    p.server.ep.handle_message(p.link, &buf, now);
+    p.server.ep.handle_shutdown(now);
+    p.pump();
+    for (sock, what) in [
+        (&p.server.socks[&conn], "server"),
+        (&p.client.socks[&dialed], "client"),
+    ] {
+        assert!(sock.shut_write, "{what}: the connection got no FIN");
+        assert_eq!(sock.closed, Some(false), "{what}: closed with a reset");
+    }
+    assert_eq!(p.client.socks[&dialed].delivered, b"request");
+    assert_eq!(p.server.socks[&conn].delivered, b"answer late");
+    assert!(!p.server.listening && !p.client.listening);
+    assert_eq!(p.server.ep.stats().sessions, 0);
+    assert_eq!(
+        p.client.ep.stats().sessions,
+        0,
+        "the client ended its session at once"
+    );
+    // It reconnects with backoff, not after a keepalive timeout.
+    p.advance(Duration::from_millis(200));
+    assert_eq!(p.client.connects, 1);
+}
+
+/// fuzz/regressions/protocol_endpoint/leaving-session-listen-stream-no-active:
+/// after a client's Goodbye the server elects someone else (here nobody)
+/// while that client's session still writes what it received to the
+/// server's sockets; the invariants must hold meanwhile.
+#[test]
+fn a_planned_stop_of_the_client_hands_over_and_ends_streams_with_fin() {
+    let mut p = Pair::new();
+    let (conn, dialed) = open_stream(&mut p);
+    let now = p.now;
+    assert_eq!(p.client.ep.handle_app_data(dialed, b" late", now), 5);
+    p.client.ep.handle_shutdown(now);
+    let mut buf = Vec::new();
+    while p.client.ep.poll_transmit(p.link, now, &mut buf) {
+        // The server's socket has not taken " late" yet.
+        p.server.ep.handle_message(p.link, &buf, now);
+        p.server
+            .ep
+            .check_invariants()
+            .expect("invariants while draining");
+        buf.clear();
+    }
+    p.pump();
+    assert_eq!(p.server.socks[&conn].delivered, b"answer late");
+    for (sock, what) in [
+        (&p.server.socks[&conn], "server"),
+        (&p.client.socks[&dialed], "client"),
+    ] {
+        assert!(sock.shut_write, "{what}: the connection got no FIN");
+        assert_eq!(sock.closed, Some(false), "{what}: closed with a reset");
+    }
+    let stats = p.server.ep.stats();
+    assert_eq!(stats.handovers, 1, "the server counted no handover");
+    assert_eq!(
+        p.server.ep.active(),
+        None,
+        "no other client to hand over to"
+    );
+    assert!(
+        !p.server.listening,
+        "the server listens with no client online"
+    );
+    assert_eq!(stats.sessions, 0);
+    p.advance(Duration::from_secs(1));
+    assert_eq!(p.client.connects, 0, "a stopped client reconnected");
 }

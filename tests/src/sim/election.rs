@@ -252,6 +252,12 @@ impl ElectionWatch {
         Ok(())
     }
 
+    /// The server heard a message from `c`: it had a session link, however
+    /// briefly; the next [`ElectionWatch::observe`] starts the clock again.
+    pub fn server_heard(&mut self, c: ClientId) {
+        self.unlinked_since[End::Server.index()][slot(c)] = None;
+    }
+
     /// Whether the server holds no session link of `c` now.
     pub fn server_unlinked(&self, c: ClientId) -> bool {
         self.unlinked_since[End::Server.index()][slot(c)].is_some()

@@ -1403,6 +1403,11 @@ impl World {
         match item {
             Item::Message(m) => {
                 self.net.wire_mut(wire).heard[to.index()] = true;
+                if to == End::Server {
+                    // A link heard even for an instant (its hello, then a
+                    // reset in the same step) resumes the session.
+                    self.election.server_heard(client);
+                }
                 if to == End::Client {
                     let sinc = self.net.wire(wire).incs[End::Server.index()];
                     self.hosts[node.index()].as_mut().expect("live").server_inc = Some(sinc);

@@ -1422,12 +1422,7 @@ impl Endpoint {
         if self.election.active != Some(client) {
             return;
         }
-        let held: Vec<StreamId> = session
-            .streams
-            .iter()
-            .filter(|(_, s)| s.held)
-            .map(|(id, _)| *id)
-            .collect();
+        let held = session.held_streams();
         let other = client.other().index();
         if !self.linked(other) {
             for id in held {
@@ -1456,12 +1451,7 @@ impl Endpoint {
         let Some(session) = self.sessions[slot].as_mut() else {
             return Vec::new();
         };
-        let ids: Vec<StreamId> = session
-            .streams
-            .iter()
-            .filter(|(_, s)| s.held)
-            .map(|(id, _)| *id)
-            .collect();
+        let ids = session.held_streams();
         let mut held = Vec::with_capacity(ids.len());
         for id in ids {
             if let Some(s) = session.streams.remove(&id) {

@@ -99,6 +99,15 @@ impl Session {
         true
     }
 
+    /// The streams the peer has never heard of (see `Stream::held`).
+    pub(crate) fn held_streams(&self) -> Vec<StreamId> {
+        self.streams
+            .iter()
+            .filter(|(_, s)| s.held)
+            .map(|(id, _)| *id)
+            .collect()
+    }
+
     pub(crate) fn queue_tx(&mut self, id: StreamId) {
         if let Some(s) = self.streams.get_mut(&id) {
             if !s.tx_queued && s.sendable(self.peer_window) > 0 {

@@ -1,0 +1,134 @@
+//! The WebSocket links as the protocol sees them: up, down, failed,
+//! messages in, and the link's part in its session.
+
+use std::time::Instant;
+
+use log::{debug, info, warn};
+
+use super::*;
+
+impl Endpoint {
+    /// A WebSocket link is up: accepted by the server, or connected by a
+    /// client after [`Output::ConnectServer`].
+    pub fn handle_link_up(&mut self, link: LinkId, now: Instant) {
+        if self.shut_down {
+            self.outputs.push_back(Output::CloseLink {
+                link,
+                reason: "shutting down".into(),
+            });
+            return;
+        }
+        let handshake = match self.config.role {
+            Role::Server => None,
+            Role::Client(client) => {
+                self.connecting = false;
+                let session = self.sessions[0].as_ref().filter(|s| !s.leaving);
+                Some(Frame::Hello(Hello {
+                    version: PROTOCOL_VERSION,
+                    client,
+                    token: session.map_or(0, |s| s.token),
+                    epoch: self.epoch(),
+                    ctl_rx: session.map_or(0, |s| s.control.received()),
+                    window: self.config.stream_window,
+                }))
+            }
+        };
+        self.links.insert(
+            link,
+            Link {
+                slot: None,
+                handshake,
+                keepalive_due: false,
+                goodbye: None,
+            },
+        );
+        self.timers
+            .set(Timer::LinkIdle(link), now + self.config.keepalive_timeout);
+        self.timers.set(
+            Timer::LinkKeepalive(link),
+            now + self.config.keepalive_interval,
+        );
+    }
+
+    /// Client: the connection attempt asked for by [`Output::ConnectServer`] failed.
+    pub fn handle_link_failed(&mut self, reason: &str, now: Instant) {
+        if self.view.is_none() {
+            return;
+        }
+        debug!("connecting to the server failed: {reason}");
+        self.connecting = false;
+        self.schedule_reconnect(now);
+    }
+
+    /// A link closed or failed underneath us.
+    pub fn handle_link_down(&mut self, link: LinkId, reason: &str, now: Instant) {
+        if self.links.contains_key(&link) {
+            info!("{link} down: {reason}");
+            self.detach_link(link, now);
+        }
+    }
+
+    /// One binary WebSocket message arrived on `link`.
+    pub fn handle_message(&mut self, link: LinkId, message: &[u8], now: Instant) {
+        if !self.links.contains_key(&link) {
+            return;
+        }
+        self.timers
+            .set(Timer::LinkIdle(link), now + self.config.keepalive_timeout);
+        for frame in frame::frames(message) {
+            let result = frame
+                .map_err(ProtocolError::from)
+                .and_then(|f| self.process_frame(link, f, now));
+            if let Err(e) = result {
+                self.stats.protocol_errors += 1;
+                warn!("closing {link}: {e}");
+                self.close_link(link, e.to_string(), now);
+                return;
+            }
+            if !self.links.contains_key(&link) {
+                return;
+            }
+        }
+    }
+
+    pub(super) fn has_link(&self) -> bool {
+        !self.links.is_empty()
+    }
+
+    /// Closes a link on our own initiative.
+    pub(super) fn close_link(&mut self, link: LinkId, reason: String, now: Instant) {
+        self.outputs.push_back(Output::CloseLink { link, reason });
+        self.detach_link(link, now);
+    }
+
+    pub(super) fn forget_link(&mut self, link: LinkId) {
+        self.links.remove(&link);
+        self.timers.cancel(Timer::LinkIdle(link));
+        self.timers.cancel(Timer::LinkKeepalive(link));
+    }
+
+    /// The link is gone: its session (if any) waits out the grace period.
+    pub(super) fn detach_link(&mut self, link: LinkId, now: Instant) {
+        let slot = self.links.get(&link).and_then(|l| l.slot);
+        self.forget_link(link);
+        if let Some(slot) = slot {
+            let grace = self.grace;
+            if let Some(s) = self.sessions[slot].as_mut() {
+                if s.link == Some(link) {
+                    s.link = None;
+                    if !s.leaving {
+                        s.down_since = Some(now);
+                        self.timers.set(Timer::SessionGrace(slot), now + grace);
+                        if self.view.is_none() {
+                            self.timers
+                                .set(Timer::Failover(slot), now + self.config.failover_after);
+                        }
+                    }
+                }
+            }
+        }
+        if self.view.is_some() && !self.connecting && !self.has_link() {
+            self.schedule_reconnect(now);
+        }
+    }
+}

@@ -1,0 +1,320 @@
+//! The endpoint: one node's whole protocol state (server or client), driven
+//! by `handle_*` inputs and drained through `poll_*` outputs. The methods
+//! live in the file of the concern they serve; this one holds the type, its
+//! getters and its outputs.
+
+mod app;
+mod client;
+mod frames;
+mod invariants;
+mod leaving;
+mod links;
+mod server;
+mod sessions;
+mod streams;
+
+use std::collections::{BTreeMap, VecDeque};
+use std::time::{Duration, Instant};
+
+use log::warn;
+
+use crate::config::Config;
+use crate::control::Incoming;
+use crate::election::{Change, ClientView, Election};
+use crate::error::ProtocolError;
+use crate::frame::{
+    self, ActiveWhy, Control, Frame, Hello, ResetCode, Welcome, FRAME_HEADER, MAX_REASON,
+};
+use crate::ids::{ClientId, ConnId, LinkId, Role, StreamId, TunnelId};
+use crate::output::Output;
+use crate::reorder::ReorderError;
+use crate::rng::Rng;
+use crate::session::Session;
+use crate::stats::Stats;
+use crate::stream::{Origin, Stream};
+use crate::timer::{Timer, TimerTable};
+use crate::PROTOCOL_VERSION;
+
+/// How long a leaving session's streams may take to deliver what they hold
+/// before the rest is reset.
+const LEAVE_DRAIN: Duration = Duration::from_secs(2);
+
+/// A WebSocket link as the protocol sees it.
+#[derive(Debug)]
+struct Link {
+    /// The session slot it carries, once the hello exchange is done.
+    slot: Option<usize>,
+    /// Hello (client) or Welcome (server) still to be sent first.
+    handshake: Option<Frame<'static>>,
+    keepalive_due: bool,
+    /// A planned stop: say Goodbye with this reason once the session has
+    /// nothing more to send, then close the link.
+    goodbye: Option<String>,
+}
+
+/// Where a local TCP connection lives.
+#[derive(Debug, Clone, Copy)]
+struct ConnRef {
+    slot: usize,
+    stream: StreamId,
+}
+
+/// Where `conn` lives and its session. Borrows only the two tables, so the
+/// caller may still use the endpoint's other fields.
+fn conn_session<'a>(
+    conns: &BTreeMap<ConnId, ConnRef>,
+    sessions: &'a mut [Option<Session>],
+    conn: ConnId,
+) -> Option<(ConnRef, &'a mut Session)> {
+    let r = conns.get(&conn).copied()?;
+    Some((r, sessions[r.slot].as_mut()?))
+}
+
+/// One node of tcpws: the server or a client.
+///
+/// Call order: create with [`Endpoint::new`]; feed every event through a
+/// `handle_*` method with the current time; after each call drain
+/// [`Endpoint::poll_output`] and, per link, [`Endpoint::poll_transmit`];
+/// then wait until [`Endpoint::poll_timeout`] and call
+/// [`Endpoint::handle_timeout`]. Getters never change state.
+#[derive(Debug)]
+pub struct Endpoint {
+    config: Config,
+    rng: Rng,
+    timers: TimerTable,
+    outputs: VecDeque<Output>,
+    links: BTreeMap<LinkId, Link>,
+    /// Server: slot 0 is client 1's session, slot 1 client 2's. Client: slot 0.
+    sessions: [Option<Session>; 2],
+    conns: BTreeMap<ConnId, ConnRef>,
+    next_conn: u64,
+    /// Server only.
+    election: Election,
+    /// Client only.
+    view: Option<ClientView>,
+    /// Client: the grace period the server announced.
+    grace: Duration,
+    listening: bool,
+    blackout_until: Option<Instant>,
+    /// Client: a ConnectServer is outstanding.
+    connecting: bool,
+    reconnect_failures: u32,
+    shut_down: bool,
+    stats: Stats,
+}
+
+impl Endpoint {
+    /// A new endpoint. A client immediately asks to connect to the server.
+    pub fn new(config: Config, _now: Instant) -> Result<Endpoint, String> {
+        config.validate()?;
+        let view = match config.role {
+            Role::Server => None,
+            Role::Client(id) => Some(ClientView::new(id)),
+        };
+        let mut endpoint = Endpoint {
+            rng: Rng::new(config.rng_seed),
+            grace: config.resume_grace,
+            config,
+            timers: TimerTable::default(),
+            outputs: VecDeque::new(),
+            links: BTreeMap::new(),
+            sessions: [None, None],
+            conns: BTreeMap::new(),
+            next_conn: 1,
+            election: Election::default(),
+            view,
+            listening: false,
+            blackout_until: None,
+            connecting: false,
+            reconnect_failures: 0,
+            shut_down: false,
+            stats: Stats::default(),
+        };
+        if endpoint.view.is_some() {
+            endpoint.connecting = true;
+            endpoint.outputs.push_back(Output::ConnectServer);
+        }
+        Ok(endpoint)
+    }
+
+    pub fn role(&self) -> Role {
+        self.config.role
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Who this node believes is active.
+    pub fn active(&self) -> Option<ClientId> {
+        match &self.view {
+            Some(v) => v.active,
+            None => self.election.active,
+        }
+    }
+
+    /// The election epoch of [`Endpoint::active`].
+    pub fn epoch(&self) -> u64 {
+        match &self.view {
+            Some(v) => v.epoch,
+            None => self.election.epoch,
+        }
+    }
+
+    /// Whether the protocol wants the listen sockets open (all tunnels open
+    /// and close together).
+    pub fn is_listening(&self, tunnel: TunnelId) -> bool {
+        self.listening && tunnel.0 < self.config.listens.len()
+    }
+
+    pub fn stats(&self) -> Stats {
+        let mut s = self.stats;
+        s.links_up = self.links.values().filter(|l| l.slot.is_some()).count() as u64;
+        s.sessions = self.sessions.iter().flatten().count() as u64;
+        s.streams = self
+            .sessions
+            .iter()
+            .flatten()
+            .map(|x| x.streams.len() as u64)
+            .sum();
+        s.conns = self.conns.len() as u64;
+        s.bytes_buffered = self.sessions.iter().flatten().map(Session::buffered).sum();
+        s
+    }
+
+    /// Bytes [`Endpoint::handle_app_data`] takes for `conn` now.
+    pub fn send_capacity(&self, conn: ConnId) -> usize {
+        self.stream_of(conn)
+            .map_or(0, |s| s.send_capacity(self.config.stream_window))
+    }
+
+    /// The next bytes to write to `conn`'s socket; empty when there are none.
+    pub fn recv_chunk(&self, conn: ConnId) -> &[u8] {
+        match self.stream_of(conn) {
+            Some(s) if s.socket_ready() => s.recv.chunk(),
+            _ => &[],
+        }
+    }
+
+    pub(super) fn stream_of(&self, conn: ConnId) -> Option<&Stream> {
+        let r = self.conns.get(&conn)?;
+        self.sessions[r.slot].as_ref()?.streams.get(&r.stream)
+    }
+
+    /// Fires every timer due at `now`. Safe to call early or twice.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        for timer in self.timers.take_expired(now) {
+            match timer {
+                Timer::LinkIdle(link) => {
+                    if self.links.contains_key(&link) {
+                        let secs = self.config.keepalive_timeout.as_secs_f64();
+                        warn!("closing {link}: nothing received for {secs:.1}s");
+                        self.close_link(link, format!("no message for {secs:.1}s"), now);
+                    }
+                }
+                Timer::LinkKeepalive(link) => {
+                    if let Some(l) = self.links.get_mut(&link) {
+                        l.keepalive_due = true;
+                    }
+                }
+                Timer::SessionGrace(slot) => {
+                    let state = self.sessions[slot]
+                        .as_ref()
+                        .filter(|s| s.link.is_none())
+                        .map(|s| s.leaving);
+                    match state {
+                        Some(true) => self.end_session(
+                            slot,
+                            "its streams had their time to drain",
+                            now,
+                            false,
+                        ),
+                        Some(false) => {
+                            self.end_session(slot, "the resume grace period expired", now, true)
+                        }
+                        None => {}
+                    }
+                }
+                Timer::Failover(slot) => self.failover_due(slot, now),
+                Timer::Reconnect => {
+                    if self.view.is_some()
+                        && !self.shut_down
+                        && !self.connecting
+                        && !self.has_link()
+                    {
+                        self.connecting = true;
+                        self.outputs.push_back(Output::ConnectServer);
+                    }
+                }
+                Timer::ListenBlackoutEnd => {
+                    self.blackout_until = None;
+                    self.update_listeners(now);
+                }
+            }
+        }
+    }
+
+    /// The next instruction for the runtime.
+    pub fn poll_output(&mut self) -> Option<Output> {
+        self.outputs.pop_front()
+    }
+
+    /// Appends one message's worth of frames for `link` to `buf` (at most
+    /// `max_message` bytes in all). Returns false when there is nothing to send.
+    pub fn poll_transmit(&mut self, link: LinkId, now: Instant, buf: &mut Vec<u8>) -> bool {
+        let limit = self.config.max_message;
+        let Some(l) = self.links.get_mut(&link) else {
+            return false;
+        };
+        let start = buf.len();
+        if let Some(hs) = l.handshake.take() {
+            hs.encode(buf);
+        }
+        let mut more = false;
+        if let Some(slot) = l.slot {
+            if let Some(session) = self.sessions[slot].as_mut() {
+                if session.link == Some(link) {
+                    more = session.transmit(buf, limit);
+                }
+            }
+        }
+        if !more && buf.len() + FRAME_HEADER + 2 + MAX_REASON <= limit {
+            if let Some(reason) = l.goodbye.take() {
+                // Everything the session could send went first: say Goodbye
+                // and close; the link's socket flushes it before the close.
+                Frame::Goodbye { reason: &reason }.encode(buf);
+                self.outputs.push_back(Output::CloseLink {
+                    link,
+                    reason: reason.clone(),
+                });
+                let slot = l.slot;
+                self.forget_link(link);
+                if let Some(slot) = slot {
+                    self.leave_session(slot, now);
+                }
+                return true;
+            }
+        }
+        if buf.len() == start && l.keepalive_due {
+            Frame::Keepalive.encode(buf);
+        }
+        if buf.len() == start {
+            return false;
+        }
+        l.keepalive_due = false;
+        self.timers.set(
+            Timer::LinkKeepalive(link),
+            now + self.config.keepalive_interval,
+        );
+        true
+    }
+
+    /// When [`Endpoint::handle_timeout`] next has work.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.timers.next()
+    }
+}
+
+fn describe(client: Option<ClientId>) -> String {
+    client.map_or_else(|| "none".to_string(), |c| c.to_string())
+}

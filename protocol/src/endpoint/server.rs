@@ -1,0 +1,279 @@
+//! The server role: the hello exchange, the election's outcomes (switch,
+//! failover, handover) and the connections held for a client whose link is
+//! down.
+
+use std::time::Instant;
+
+use log::{debug, info};
+
+use super::*;
+
+impl Endpoint {
+    /// A client saw first data on its listen socket as standby.
+    pub(super) fn on_claim(
+        &mut self,
+        slot: usize,
+        epoch: u64,
+        now: Instant,
+    ) -> Result<(), ProtocolError> {
+        if self.view.is_some() {
+            return Err(ProtocolError::Unexpected("a claim sent to a client".into()));
+        }
+        let client = self.session_mut(slot)?.client;
+        debug!("{client} claims activity (it saw epoch {epoch})");
+        if let Some(change) = self.election.on_claim(client) {
+            self.apply_change(change, now);
+        }
+        Ok(())
+    }
+
+    pub(super) fn on_hello(
+        &mut self,
+        link: LinkId,
+        hello: Hello,
+        now: Instant,
+    ) -> Result<(), ProtocolError> {
+        if self.view.is_some() {
+            return Err(ProtocolError::Unexpected(
+                "a hello sent to a client: both ends are clients".into(),
+            ));
+        }
+        if hello.version != PROTOCOL_VERSION {
+            return Err(ProtocolError::Version {
+                ours: PROTOCOL_VERSION,
+                theirs: hello.version,
+            });
+        }
+        if hello.window < 1024 {
+            return Err(ProtocolError::Unexpected(format!(
+                "hello: window of {} bytes is below 1024",
+                hello.window
+            )));
+        }
+        let client = hello.client;
+        let slot = client.index();
+        let resumable = hello.token != 0
+            && self.sessions[slot]
+                .as_ref()
+                .is_some_and(|s| s.token == hello.token && !s.leaving);
+        let resumed = if resumable {
+            let old_link = self.sessions[slot].as_ref().and_then(|s| s.link);
+            if let Some(old) = old_link.filter(|old| *old != link) {
+                self.outputs.push_back(Output::CloseLink {
+                    link: old,
+                    reason: "replaced by a newer link of the same session".into(),
+                });
+                self.forget_link(old);
+            }
+            if let Some(s) = self.sessions[slot].as_mut() {
+                s.resume(link, hello.ctl_rx);
+                s.peer_window = hello.window;
+            }
+            self.timers.cancel(Timer::SessionGrace(slot));
+            self.timers.cancel(Timer::Failover(slot));
+            self.stats.resumes += 1;
+            info!("{client} resumed its session on {link}");
+            true
+        } else {
+            if self.sessions[slot].is_some() {
+                self.end_session(slot, "the client started a new session", now, false);
+            }
+            let token = loop {
+                let t = self.rng.next_u64();
+                if t != 0 {
+                    break t;
+                }
+            };
+            let mut session = Session::new(client, token, hello.window, true);
+            session.link = Some(link);
+            self.sessions[slot] = Some(session);
+            info!("{client} connected on {link} (new session)");
+            let one_online = self.online(0);
+            let two_carries = self.sessions[ClientId::Two.index()]
+                .as_ref()
+                .is_some_and(|s| {
+                    s.streams
+                        .values()
+                        .any(|st| matches!(st.origin, Origin::Listen(_)))
+                });
+            if let Some(change) = self.election.on_session_up(client, one_online, two_carries) {
+                self.apply_change(change, now);
+            }
+            false
+        };
+        // The active client may have been down past the failover delay,
+        // waiting for this one.
+        if let Some(active) = self.election.active.filter(|a| *a != client) {
+            self.failover_due(active.index(), now);
+        }
+        let control_received = self.sessions[slot]
+            .as_ref()
+            .map_or(0, |s| s.control.received());
+        if let Some(l) = self.links.get_mut(&link) {
+            l.slot = Some(slot);
+            l.handshake = Some(Frame::Welcome(Welcome {
+                version: PROTOCOL_VERSION,
+                token: self.sessions[slot].as_ref().map_or(0, |s| s.token),
+                resumed,
+                ctl_rx: control_received,
+                window: self.config.stream_window,
+                grace_ms: u32::try_from(self.config.resume_grace.as_millis()).unwrap_or(u32::MAX),
+                active: self.election.active,
+                epoch: self.election.epoch,
+            }));
+        }
+        self.update_listeners(now);
+        Ok(())
+    }
+
+    /// Server: acts on a change of active client and announces it.
+    pub(super) fn apply_change(&mut self, change: Change, now: Instant) {
+        let epoch = self.election.epoch;
+        self.outputs.push_back(Output::ActiveChanged {
+            active: change.to,
+            epoch,
+            why: change.why.as_str(),
+        });
+        match change.why {
+            ActiveWhy::Claim => {
+                self.stats.switches += 1;
+                if let (Some(old), Some(new)) = (change.from, change.to) {
+                    // Held connections never reached the old client: the
+                    // claimer carries them.
+                    for s in self.take_held(old.index()) {
+                        self.rehome(new.index(), s);
+                    }
+                }
+                if let Some(old) = change.from {
+                    let ids: Vec<StreamId> = self.sessions[old.index()]
+                        .as_ref()
+                        .map(|s| s.streams.keys().copied().collect())
+                        .unwrap_or_default();
+                    for id in ids {
+                        self.drop_stream(
+                            old.index(),
+                            id,
+                            Some((ResetCode::Switched, "the active client switched")),
+                        );
+                    }
+                }
+                self.start_blackout(now);
+            }
+            ActiveWhy::Failover => self.stats.failovers += 1,
+            ActiveWhy::Handover => self.stats.handovers += 1,
+            // Client 1 took the default role from a client 2 that carried
+            // no server-listen stream: nothing to close.
+            ActiveWhy::Default => {}
+        }
+        for session in self.sessions.iter_mut().flatten() {
+            session.control.push(Control::Active {
+                client: change.to,
+                epoch,
+                why: change.why,
+            });
+        }
+    }
+
+    /// Server: the failover delay of `slot`'s session may have passed. If it
+    /// is the active client's, still without a link, and the other client
+    /// is linked, fail over to it, moving the connections held for the
+    /// active client; with nobody to carry them, close those connections.
+    pub(super) fn failover_due(&mut self, slot: usize, now: Instant) {
+        if self.view.is_some() {
+            return;
+        }
+        let Some(session) = self.sessions[slot].as_ref() else {
+            return;
+        };
+        let Some(down) = session.down_since else {
+            return;
+        };
+        if session.leaving || session.link.is_some() || now < down + self.config.failover_after {
+            return;
+        }
+        let client = session.client;
+        if self.election.active != Some(client) {
+            return;
+        }
+        let held = session.held_streams();
+        let other = client.other().index();
+        if !self.linked(other) {
+            for id in held {
+                self.drop_stream(
+                    slot,
+                    id,
+                    Some((ResetCode::SessionEnded, "no client could carry it in time")),
+                );
+            }
+            return;
+        }
+        let secs = self.config.failover_after.as_secs_f64();
+        info!(
+            "{client}'s link has been down for {secs:.1}s and {} is online: failing over",
+            client.other()
+        );
+        let moving = self.take_held(slot);
+        self.end_session(slot, "its link was down past the failover delay", now, true);
+        for s in moving {
+            self.rehome(other, s);
+        }
+    }
+
+    /// Takes the held streams (see [`Stream::held`]) out of `slot`'s session.
+    pub(super) fn take_held(&mut self, slot: usize) -> Vec<Stream> {
+        let Some(session) = self.sessions[slot].as_mut() else {
+            return Vec::new();
+        };
+        let ids = session.held_streams();
+        let mut held = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(s) = session.streams.remove(&id) {
+                if !session.control.retract_open(id) {
+                    session.control.push(Control::Reset {
+                        stream: id,
+                        code: ResetCode::Switched,
+                        reason: "moved to the other client".into(),
+                    });
+                }
+                held.push(s);
+            }
+        }
+        held
+    }
+
+    /// Server: gives a held stream (the peer never heard of it) to the
+    /// session in `slot`, which is active now, as if accepted there.
+    pub(super) fn rehome(&mut self, slot: usize, mut stream: Stream) {
+        let (Origin::Listen(tunnel), Some(conn)) = (stream.origin, stream.conn) else {
+            return;
+        };
+        let Some(name) = self.config.listens.get(tunnel.0).cloned() else {
+            return;
+        };
+        let Some(session) = self.sessions[slot].as_mut() else {
+            self.outputs.push_back(Output::Close { conn, reset: true });
+            self.conns.remove(&conn);
+            return;
+        };
+        stream.held = false;
+        stream.tx_queued = false;
+        stream.ack_queued = false;
+        let id = session.allocate_stream();
+        session.streams.insert(id, stream);
+        session.control.push(Control::Open {
+            stream: id,
+            tunnel: name,
+        });
+        if let Some(s) = session.streams.get(&id).filter(|s| s.fin_queued) {
+            // The app finished while held: its Fin stayed with the old session.
+            let final_offset = s.send.written();
+            session.control.push(Control::Fin {
+                stream: id,
+                final_offset,
+            });
+        }
+        session.queue_tx(id);
+        self.conns.insert(conn, ConnRef { slot, stream: id });
+        debug!("{conn} moves to {} as {id}", session.client);
+    }
+}

@@ -34,11 +34,6 @@ impl ClientId {
             ClientId::Two => ClientId::One,
         }
     }
-
-    /// 0 for client 1, 1 for client 2: an index into per-client arrays.
-    pub(crate) fn index(self) -> usize {
-        usize::from(self.number() - 1)
-    }
 }
 
 impl fmt::Display for ClientId {
@@ -94,13 +89,6 @@ pub struct TunnelId(pub usize);
 /// without colliding; ids only grow within a session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct StreamId(pub u64);
-
-impl StreamId {
-    /// Whether the server allocated this id.
-    pub fn opened_by_server(self) -> bool {
-        self.0 & 1 == 1
-    }
-}
 
 impl fmt::Display for StreamId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
+use crate::endpoint::Slot;
 use crate::ids::LinkId;
 
 /// What a deadline is for.
@@ -14,9 +15,9 @@ pub(crate) enum Timer {
     LinkKeepalive(LinkId),
     /// A session's link has been gone for the resume grace period, or a
     /// leaving session's streams had their time to drain.
-    SessionGrace(usize),
+    SessionGrace(Slot),
     /// Server: a session's link has been gone for the failover delay.
-    Failover(usize),
+    Failover(Slot),
     /// Client: time to dial the server again.
     Reconnect,
     /// Listen sockets closed by a switch may reopen.

@@ -17,17 +17,17 @@ impl Endpoint {
         }
         let slot = match self.config.role {
             Role::Server => match self.election.active {
-                Some(c) if self.online(c.index()) => c.index(),
+                Some(c) if self.online(Slot::of(c)) => Slot::of(c),
                 _ => {
                     warn!("refusing a connection on tunnel {name:?}: no active client");
                     return None;
                 }
             },
             Role::Client(_) => {
-                if !self.online(0) {
+                if !self.online(Slot::CLIENT) {
                     return None;
                 }
-                0
+                Slot::CLIENT
             }
         };
         let failover_after = self.config.failover_after;

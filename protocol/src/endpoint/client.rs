@@ -37,7 +37,7 @@ impl Endpoint {
 
     /// First data on a connection our listen socket accepted: claim
     /// activity if we are standby (once per epoch).
-    pub(super) fn claim_if_standby(&mut self, slot: usize) {
+    pub(super) fn claim_if_standby(&mut self, slot: Slot) {
         let Some(view) = self.view.as_mut() else {
             return;
         };
@@ -79,7 +79,7 @@ impl Endpoint {
         }
         self.grace = Duration::from_millis(u64::from(w.grace_ms));
         let resumable = w.resumed
-            && self.sessions[0]
+            && self.sessions[Slot::CLIENT]
                 .as_ref()
                 .is_some_and(|s| s.token == w.token);
         if w.resumed && !resumable {
@@ -94,20 +94,25 @@ impl Endpoint {
             return Ok(());
         }
         if resumable {
-            if let Some(s) = self.sessions[0].as_mut() {
+            if let Some(s) = self.sessions[Slot::CLIENT].as_mut() {
                 s.resume(link, w.ctl_rx);
                 s.peer_window = w.window;
             }
-            self.timers.cancel(Timer::SessionGrace(0));
+            self.timers.cancel(Timer::SessionGrace(Slot::CLIENT));
             self.stats.resumes += 1;
             info!("resumed the session with the server on {link}");
         } else {
-            if self.sessions[0].is_some() {
-                self.end_session(0, "the server did not resume our session", now, false);
+            if self.sessions[Slot::CLIENT].is_some() {
+                self.end_session(
+                    Slot::CLIENT,
+                    "the server did not resume our session",
+                    now,
+                    false,
+                );
             }
             let mut session = Session::new(me, w.token, w.window, false);
             session.link = Some(link);
-            self.sessions[0] = Some(session);
+            self.sessions[Slot::CLIENT] = Some(session);
             if let Some(view) = self.view.as_mut() {
                 view.reset(w.active, w.epoch);
             }
@@ -124,7 +129,7 @@ impl Endpoint {
         }
         self.reconnect_failures = 0;
         if let Some(l) = self.links.get_mut(&link) {
-            l.slot = Some(0);
+            l.slot = Some(Slot::CLIENT);
         }
         self.update_listeners(now);
         Ok(())
@@ -147,7 +152,7 @@ impl Endpoint {
     /// Client: we were active and a switch made us standby. Close the listen
     /// sockets and the connections accepted on them; reopen later.
     pub(super) fn become_standby(&mut self, now: Instant) {
-        let ids: Vec<StreamId> = self.sessions[0]
+        let ids: Vec<StreamId> = self.sessions[Slot::CLIENT]
             .as_ref()
             .map(|s| {
                 s.streams
@@ -159,7 +164,7 @@ impl Endpoint {
             .unwrap_or_default();
         for id in ids {
             self.drop_stream(
-                0,
+                Slot::CLIENT,
                 id,
                 Some((ResetCode::Switched, "this client became standby")),
             );

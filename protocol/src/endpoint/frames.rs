@@ -63,7 +63,7 @@ impl Endpoint {
         }
     }
 
-    pub(super) fn session_mut(&mut self, slot: usize) -> Result<&mut Session, ProtocolError> {
+    pub(super) fn session_mut(&mut self, slot: Slot) -> Result<&mut Session, ProtocolError> {
         self.sessions[slot]
             .as_mut()
             .ok_or_else(|| ProtocolError::Unexpected("frame for a session that ended".into()))
@@ -71,7 +71,7 @@ impl Endpoint {
 
     pub(super) fn on_control(
         &mut self,
-        slot: usize,
+        slot: Slot,
         body: Control<&str>,
         now: Instant,
     ) -> Result<(), ProtocolError> {
@@ -130,7 +130,7 @@ impl Endpoint {
 
     pub(super) fn on_open(
         &mut self,
-        slot: usize,
+        slot: Slot,
         stream: StreamId,
         tunnel: &str,
     ) -> Result<(), ProtocolError> {
@@ -183,7 +183,7 @@ impl Endpoint {
 
     pub(super) fn on_data(
         &mut self,
-        slot: usize,
+        slot: Slot,
         stream: StreamId,
         offset: u64,
         payload: &[u8],
@@ -225,7 +225,7 @@ impl Endpoint {
         }
     }
 
-    pub(super) fn on_ack(&mut self, slot: usize, stream: StreamId, consumed: u64, now: Instant) {
+    pub(super) fn on_ack(&mut self, slot: Slot, stream: StreamId, consumed: u64, now: Instant) {
         let window = self.config.stream_window;
         let Some(session) = self.sessions[slot].as_mut() else {
             return;

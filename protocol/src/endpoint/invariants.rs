@@ -59,7 +59,7 @@ impl Endpoint {
                 ));
             }
         }
-        if self.listening && !(0..self.sessions.len()).any(|slot| self.online(slot)) {
+        if self.listening && !Slot::ALL.into_iter().any(|slot| self.online(slot)) {
             return Err(format!("{}: listening without a session", self.role()));
         }
         Ok(())

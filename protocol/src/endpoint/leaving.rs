@@ -23,7 +23,7 @@ impl Endpoint {
             Role::Client(c) => format!("{c} is shutting down"),
         };
         self.timers.cancel(Timer::Reconnect);
-        let links: Vec<(LinkId, Option<usize>)> =
+        let links: Vec<(LinkId, Option<Slot>)> =
             self.links.iter().map(|(id, l)| (*id, l.slot)).collect();
         for (link, slot) in links {
             let attached = slot.and_then(|s| self.sessions[s].as_ref().map(|x| (s, x)));
@@ -37,7 +37,7 @@ impl Endpoint {
                 _ => self.close_link(link, reason.clone(), now),
             }
         }
-        for slot in 0..self.sessions.len() {
+        for slot in Slot::ALL {
             let detached = self.sessions[slot]
                 .as_ref()
                 .is_some_and(|s| s.link.is_none() && !s.leaving);
@@ -50,7 +50,7 @@ impl Endpoint {
 
     /// Ends the sending direction of every stream of `slot` where it stands
     /// (a planned stop): a Fin after the bytes already taken, no more reads.
-    pub(super) fn finish_sending(&mut self, slot: usize) {
+    pub(super) fn finish_sending(&mut self, slot: Slot) {
         let Some(session) = self.sessions[slot].as_mut() else {
             return;
         };
@@ -74,7 +74,7 @@ impl Endpoint {
     /// takes no link again. On the server the election hands over at once.
     /// Its streams deliver what they hold, then close with FIN; what is left
     /// after [`LEAVE_DRAIN`] is reset.
-    pub(super) fn leave_session(&mut self, slot: usize, now: Instant) {
+    pub(super) fn leave_session(&mut self, slot: Slot, now: Instant) {
         let Some(session) = self.sessions[slot].as_mut() else {
             return;
         };
@@ -91,7 +91,7 @@ impl Endpoint {
             .set(Timer::SessionGrace(slot), now + LEAVE_DRAIN);
         // A server that stops itself elects nobody: its sessions all go.
         if self.view.is_none() && !self.shut_down {
-            let other_online = self.online(client.other().index());
+            let other_online = self.online(Slot::of(client.other()));
             let change = self
                 .election
                 .on_session_gone(client, other_online, ActiveWhy::Handover);
@@ -109,7 +109,7 @@ impl Endpoint {
     /// A stream of a leaving session: nothing more arrives, so what it
     /// holds in order is all it delivers; then FIN. A connection not yet
     /// dialled is closed at once.
-    pub(super) fn wind_down(&mut self, slot: usize, stream: StreamId, now: Instant) {
+    pub(super) fn wind_down(&mut self, slot: Slot, stream: StreamId, now: Instant) {
         let Some(s) = self.sessions[slot]
             .as_mut()
             .and_then(|x| x.streams.get_mut(&stream))
@@ -128,7 +128,7 @@ impl Endpoint {
     }
 
     /// Ends a leaving session once its last stream is gone.
-    pub(super) fn end_if_drained(&mut self, slot: usize, now: Instant) {
+    pub(super) fn end_if_drained(&mut self, slot: Slot, now: Instant) {
         let drained = self.sessions[slot]
             .as_ref()
             .is_some_and(|s| s.leaving && s.streams.is_empty());

@@ -22,7 +22,7 @@ impl Endpoint {
             Role::Server => None,
             Role::Client(client) => {
                 self.connecting = false;
-                let session = self.sessions[0].as_ref().filter(|s| !s.leaving);
+                let session = self.sessions[Slot::CLIENT].as_ref().filter(|s| !s.leaving);
                 Some(Frame::Hello(Hello {
                     version: PROTOCOL_VERSION,
                     client,

@@ -11,7 +11,11 @@ mod leaving;
 mod links;
 mod server;
 mod sessions;
+mod slot;
 mod streams;
+
+use slot::Sessions;
+pub(crate) use slot::Slot;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, Instant};
@@ -43,7 +47,7 @@ const LEAVE_DRAIN: Duration = Duration::from_secs(2);
 #[derive(Debug)]
 struct Link {
     /// The session slot it carries, once the hello exchange is done.
-    slot: Option<usize>,
+    slot: Option<Slot>,
     /// Hello (client) or Welcome (server) still to be sent first.
     handshake: Option<Frame<'static>>,
     keepalive_due: bool,
@@ -55,7 +59,7 @@ struct Link {
 /// Where a local TCP connection lives.
 #[derive(Debug, Clone, Copy)]
 struct ConnRef {
-    slot: usize,
+    slot: Slot,
     stream: StreamId,
 }
 
@@ -63,7 +67,7 @@ struct ConnRef {
 /// caller may still use the endpoint's other fields.
 fn conn_session<'a>(
     conns: &BTreeMap<ConnId, ConnRef>,
-    sessions: &'a mut [Option<Session>],
+    sessions: &'a mut Sessions,
     conn: ConnId,
 ) -> Option<(ConnRef, &'a mut Session)> {
     let r = conns.get(&conn).copied()?;
@@ -85,7 +89,7 @@ pub struct Endpoint {
     outputs: VecDeque<Output>,
     links: BTreeMap<LinkId, Link>,
     /// Server: slot 0 is client 1's session, slot 1 client 2's. Client: slot 0.
-    sessions: [Option<Session>; 2],
+    sessions: Sessions,
     conns: BTreeMap<ConnId, ConnRef>,
     next_conn: u64,
     /// Server only.
@@ -118,7 +122,7 @@ impl Endpoint {
             timers: TimerTable::default(),
             outputs: VecDeque::new(),
             links: BTreeMap::new(),
-            sessions: [None, None],
+            sessions: Sessions::default(),
             conns: BTreeMap::new(),
             next_conn: 1,
             election: Election::default(),

@@ -12,7 +12,7 @@ impl Endpoint {
     /// A client saw first data on its listen socket as standby.
     pub(super) fn on_claim(
         &mut self,
-        slot: usize,
+        slot: Slot,
         epoch: u64,
         now: Instant,
     ) -> Result<(), ProtocolError> {
@@ -51,7 +51,7 @@ impl Endpoint {
             )));
         }
         let client = hello.client;
-        let slot = client.index();
+        let slot = Slot::of(client);
         let resumable = hello.token != 0
             && self.sessions[slot]
                 .as_ref()
@@ -88,8 +88,8 @@ impl Endpoint {
             session.link = Some(link);
             self.sessions[slot] = Some(session);
             info!("{client} connected on {link} (new session)");
-            let one_online = self.online(0);
-            let two_carries = self.sessions[ClientId::Two.index()]
+            let one_online = self.online(Slot::of(ClientId::One));
+            let two_carries = self.sessions[Slot::of(ClientId::Two)]
                 .as_ref()
                 .is_some_and(|s| {
                     s.streams
@@ -104,7 +104,7 @@ impl Endpoint {
         // The active client may have been down past the failover delay,
         // waiting for this one.
         if let Some(active) = self.election.active.filter(|a| *a != client) {
-            self.failover_due(active.index(), now);
+            self.failover_due(Slot::of(active), now);
         }
         let control_received = self.sessions[slot]
             .as_ref()
@@ -140,18 +140,18 @@ impl Endpoint {
                 if let (Some(old), Some(new)) = (change.from, change.to) {
                     // Held connections never reached the old client: the
                     // claimer carries them.
-                    for s in self.take_held(old.index()) {
-                        self.rehome(new.index(), s);
+                    for s in self.take_held(Slot::of(old)) {
+                        self.rehome(Slot::of(new), s);
                     }
                 }
                 if let Some(old) = change.from {
-                    let ids: Vec<StreamId> = self.sessions[old.index()]
+                    let ids: Vec<StreamId> = self.sessions[Slot::of(old)]
                         .as_ref()
                         .map(|s| s.streams.keys().copied().collect())
                         .unwrap_or_default();
                     for id in ids {
                         self.drop_stream(
-                            old.index(),
+                            Slot::of(old),
                             id,
                             Some((ResetCode::Switched, "the active client switched")),
                         );
@@ -178,7 +178,7 @@ impl Endpoint {
     /// is the active client's, still without a link, and the other client
     /// is linked, fail over to it, moving the connections held for the
     /// active client; with nobody to carry them, close those connections.
-    pub(super) fn failover_due(&mut self, slot: usize, now: Instant) {
+    pub(super) fn failover_due(&mut self, slot: Slot, now: Instant) {
         if self.view.is_some() {
             return;
         }
@@ -196,7 +196,7 @@ impl Endpoint {
             return;
         }
         let held = session.held_streams();
-        let other = client.other().index();
+        let other = Slot::of(client.other());
         if !self.linked(other) {
             for id in held {
                 self.drop_stream(
@@ -220,7 +220,7 @@ impl Endpoint {
     }
 
     /// Takes the held streams (see [`Stream::held`]) out of `slot`'s session.
-    pub(super) fn take_held(&mut self, slot: usize) -> Vec<Stream> {
+    pub(super) fn take_held(&mut self, slot: Slot) -> Vec<Stream> {
         let Some(session) = self.sessions[slot].as_mut() else {
             return Vec::new();
         };
@@ -243,7 +243,7 @@ impl Endpoint {
 
     /// Server: gives a held stream (the peer never heard of it) to the
     /// session in `slot`, which is active now, as if accepted there.
-    pub(super) fn rehome(&mut self, slot: usize, mut stream: Stream) {
+    pub(super) fn rehome(&mut self, slot: Slot, mut stream: Stream) {
         let (Origin::Listen(tunnel), Some(conn)) = (stream.origin, stream.conn) else {
             return;
         };

@@ -11,7 +11,7 @@ impl Endpoint {
     /// Ends a session for good: its streams are reset locally (there is no
     /// link to tell the peer), its link closed. On the server, `elect` lets
     /// the loss of the active client fail over to the other.
-    pub(super) fn end_session(&mut self, slot: usize, reason: &str, now: Instant, elect: bool) {
+    pub(super) fn end_session(&mut self, slot: Slot, reason: &str, now: Instant, elect: bool) {
         let Some(session) = self.sessions[slot].take() else {
             return;
         };
@@ -42,7 +42,7 @@ impl Endpoint {
         self.timers.cancel(Timer::SessionGrace(slot));
         self.timers.cancel(Timer::Failover(slot));
         if self.view.is_none() && elect {
-            let other_online = self.online(session.client.other().index());
+            let other_online = self.online(Slot::of(session.client.other()));
             let change =
                 self.election
                     .on_session_gone(session.client, other_online, ActiveWhy::Failover);
@@ -55,12 +55,12 @@ impl Endpoint {
 
     /// Whether `slot` holds a session that may still carry streams: linked,
     /// or waiting for a resume; not one that is leaving.
-    pub(super) fn online(&self, slot: usize) -> bool {
+    pub(super) fn online(&self, slot: Slot) -> bool {
         self.sessions[slot].as_ref().is_some_and(|s| !s.leaving)
     }
 
     /// Whether `slot` holds a session with a link (and not leaving).
-    pub(super) fn linked(&self, slot: usize) -> bool {
+    pub(super) fn linked(&self, slot: Slot) -> bool {
         self.sessions[slot]
             .as_ref()
             .is_some_and(|s| !s.leaving && s.link.is_some())
@@ -77,7 +77,7 @@ impl Endpoint {
     /// session exists and no switch blackout is running.
     pub(super) fn update_listeners(&mut self, now: Instant) {
         let in_blackout = self.blackout_until.is_some_and(|t| now < t);
-        let any_session = (0..self.sessions.len()).any(|slot| self.online(slot));
+        let any_session = Slot::ALL.into_iter().any(|slot| self.online(slot));
         let want = !self.shut_down && !in_blackout && any_session;
         if want == self.listening {
             return;

@@ -6,7 +6,7 @@ use std::time::Instant;
 use super::*;
 
 impl Endpoint {
-    pub(super) fn signal_deliver(&mut self, slot: usize, stream: StreamId) {
+    pub(super) fn signal_deliver(&mut self, slot: Slot, stream: StreamId) {
         let Some(s) = self.sessions[slot]
             .as_mut()
             .and_then(|x| x.streams.get_mut(&stream))
@@ -24,7 +24,7 @@ impl Endpoint {
     /// After data was delivered or a fin arrived: half-close the socket when
     /// the peer's direction is complete, close it when both are, forget the
     /// stream when nothing is left to resend.
-    pub(super) fn recv_progress(&mut self, slot: usize, stream: StreamId, now: Instant) {
+    pub(super) fn recv_progress(&mut self, slot: Slot, stream: StreamId, now: Instant) {
         let window = self.config.stream_window;
         let Some(session) = self.sessions[slot].as_mut() else {
             return;
@@ -52,7 +52,7 @@ impl Endpoint {
         self.finish_if_done(slot, stream, now);
     }
 
-    pub(super) fn finish_if_done(&mut self, slot: usize, stream: StreamId, now: Instant) {
+    pub(super) fn finish_if_done(&mut self, slot: Slot, stream: StreamId, now: Instant) {
         let Some(session) = self.sessions[slot].as_mut() else {
             return;
         };
@@ -76,7 +76,7 @@ impl Endpoint {
     /// carries a reason.
     pub(super) fn drop_stream(
         &mut self,
-        slot: usize,
+        slot: Slot,
         stream: StreamId,
         notify: Option<(ResetCode, &str)>,
     ) {

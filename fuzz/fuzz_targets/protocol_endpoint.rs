@@ -1,7 +1,7 @@
 //! A server and one or two clients, driven by an arbitrary sequence of
 //! operations through a virtual network, virtual sockets and a virtual clock.
 //!
-//! The harness plays the runtime exactly as notes/endpoint-api.md asks:
+//! The harness plays the runtime exactly as the drain contract asks:
 //! after every input it drains `poll_output` and acts on each output, then
 //! calls `poll_transmit` on every live link until it says `false`, and time
 //! only moves by jumping from one `poll_timeout` deadline to the next. The

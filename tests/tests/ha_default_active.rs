@@ -1,6 +1,6 @@
-//! HA rule: until any client has been elected, the server treats client 1
-//! as active if it is online, else client 2; this first choice causes no
-//! listen-socket blackout.
+//! HA rule: the first client online is active; before any election client
+//! 1 takes that default role from a client 2 that carries no connection yet;
+//! this first choice causes no listen-socket blackout.
 
 use tcpws_protocol::ClientId;
 use tcpws_tests::sim::scenario::{
@@ -11,8 +11,8 @@ use tcpws_tests::sim::{AppPlan, Node, SimConfig};
 const NAME: &str = "ha_default_active";
 
 /// Both clients start together, client 2's hello happens to reach the server
-/// first: client 1 is online too, so it is the default choice (DESIGN: "the
-/// server treats client 1 as active if it is online, else client 2").
+/// first: client 1 comes online while client 2 carries nothing yet, so it
+/// takes the default role (README, "High availability").
 #[test]
 fn client_1_is_active_when_both_start_together() {
     let mut cfg = SimConfig::default();

@@ -1,5 +1,5 @@
 //! The world's own account of why the server's active client may change
-//! (DESIGN.md section 1, high availability), kept from what the world
+//! (README, "High availability"), kept from what the world
 //! drives and sees (the apps' data, the wires, the restarts), never from the
 //! endpoints' state: the "no preemption" check.
 //!

@@ -1,4 +1,4 @@
-//! The invariants of DESIGN.md section 4 that are checked on the whole
+//! The invariants of ARCHITECTURE.md ("Invariants") that are checked on the whole
 //! world: after every step ([`check_step`]) and after the liveness phase
 //! ([`convergence_problems`]). Byte-stream and routing checks happen as
 //! bytes arrive, in the world itself.
@@ -47,7 +47,7 @@ pub fn check_step(w: &World) -> Result<(), (String, String)> {
         if let Some(until) = h.blackout_until.filter(|&t| w.now() < t) {
             if let Some(&t) = h.listening.iter().next() {
                 return Err((
-                    "switch blackout (DESIGN.md 1, high availability)".into(),
+                    "switch blackout (README, high availability)".into(),
                     format!(
                         "{node}: listen socket {} is open at {:?}, inside the blackout that a switch started until {until:?}",
                         cfg.listens(node)[t],
@@ -86,13 +86,13 @@ pub fn check_step(w: &World) -> Result<(), (String, String)> {
     }
     if let Err(e) = w.election_watch().check(w) {
         return Err((
-            "failover in time (DESIGN.md 1, high availability)".into(),
+            "failover in time (README, high availability)".into(),
             e,
         ));
     }
     if let Err(e) = w.switch_watch().check(w) {
         return Err((
-            "old active client's connections closed (DESIGN.md 1, high availability)".into(),
+            "old active client's connections closed (README, high availability)".into(),
             e,
         ));
     }

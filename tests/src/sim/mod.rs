@@ -3,11 +3,11 @@
 //!
 //! One [`World`] holds the server and both clients (each a real
 //! [`tcpws_protocol::Endpoint`] driven by a fake runtime that obeys every
-//! [`tcpws_protocol::Output`] exactly as `notes/endpoint-api.md` says), the
+//! [`tcpws_protocol::Output`] exactly as the drain contract says), the
 //! WebSocket wires between them ([`net`]), the external apps and backends
 //! ([`app`]) whose bytes are checked at every offset ([`pattern`]), and one
 //! seeded [`Rng`] every random choice comes from. The loop jumps to the next
-//! event; the invariants of DESIGN.md section 4 are checked after every
+//! event; the invariants (ARCHITECTURE.md, "Invariants") are checked after every
 //! step, and a violation panics with the seed that replays it.
 
 pub mod app;

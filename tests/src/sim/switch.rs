@@ -1,5 +1,5 @@
-//! The connections of an old active client close (DESIGN.md section 1,
-//! high availability): when the server's active client changes, every
+//! The connections of an old active client close (README, "High
+//! availability"): when the server's active client changes, every
 //! tunnel connection that went through the old one is closed on the server
 //! and on that client, with nothing left open on either side, within
 //! [`close_bound`] (on the client, of its path to the server being clear:

@@ -3,6 +3,7 @@
 use std::fmt;
 
 use crate::frame::DecodeError;
+use crate::ids::StreamId;
 
 /// A peer broke the protocol; the link is closed with this as its reason and
 /// every other link and stream carries on.
@@ -12,10 +13,33 @@ pub enum ProtocolError {
     Malformed(DecodeError),
     /// The peer speaks another protocol version.
     Version { ours: u16, theirs: u16 },
-    /// A frame that is not allowed at this point (e.g. data before hello).
-    Unexpected(String),
-    /// The peer sent beyond the credit we granted.
-    FlowControl(String),
+    /// A second Hello or Welcome on one link.
+    SecondHandshake,
+    /// A session frame before the Hello/Welcome exchange.
+    BeforeHandshake,
+    /// A frame only the other role receives (`what` names it): both ends
+    /// are clients, or both are servers.
+    WrongRole(&'static str),
+    /// A Hello or Welcome (`what`) granting a window below 1 KiB.
+    WindowTooSmall { what: &'static str, window: u32 },
+    /// A control frame out of sequence.
+    ControlGap { seq: u64, expected: u64 },
+    /// A frame for a session that has ended.
+    SessionGone,
+    /// An Open with a stream id the peer had used or could not allocate.
+    StaleStreamId(StreamId),
+    /// Data for a stream that was never opened.
+    UnknownStream(StreamId),
+    /// Data beyond the stream's Fin.
+    DataPastFin(StreamId),
+    /// A Fin before data already received, or moving an earlier Fin.
+    FinMismatch { stream: StreamId, final_offset: u64 },
+    /// Data beyond the credit we granted.
+    FlowControl {
+        stream: StreamId,
+        end: u64,
+        limit: u64,
+    },
 }
 
 impl fmt::Display for ProtocolError {
@@ -26,8 +50,44 @@ impl fmt::Display for ProtocolError {
                 f,
                 "protocol version mismatch: we speak {ours}, the peer speaks {theirs}"
             ),
-            ProtocolError::Unexpected(what) => write!(f, "protocol violation: {what}"),
-            ProtocolError::FlowControl(what) => write!(f, "flow control violation: {what}"),
+            ProtocolError::SecondHandshake => {
+                write!(f, "protocol violation: a second hello on one link")
+            }
+            ProtocolError::BeforeHandshake => {
+                write!(f, "protocol violation: a frame before the hello")
+            }
+            ProtocolError::WrongRole(what) => write!(f, "protocol violation: {what}"),
+            ProtocolError::WindowTooSmall { what, window } => write!(
+                f,
+                "protocol violation: {what}: window of {window} bytes is below 1024"
+            ),
+            ProtocolError::ControlGap { seq, expected } => write!(
+                f,
+                "protocol violation: control sequence {seq} where {expected} was due"
+            ),
+            ProtocolError::SessionGone => {
+                write!(f, "protocol violation: frame for a session that ended")
+            }
+            ProtocolError::StaleStreamId(stream) => {
+                write!(f, "protocol violation: open of {stream}: id not fresh")
+            }
+            ProtocolError::UnknownStream(stream) => {
+                write!(f, "protocol violation: data for {stream}, never opened")
+            }
+            ProtocolError::DataPastFin(stream) => {
+                write!(f, "protocol violation: {stream}: data past its fin")
+            }
+            ProtocolError::FinMismatch {
+                stream,
+                final_offset,
+            } => write!(
+                f,
+                "protocol violation: {stream}: fin at {final_offset} contradicts the data received"
+            ),
+            ProtocolError::FlowControl { stream, end, limit } => write!(
+                f,
+                "flow control violation: {stream}: data up to offset {end} exceeds the credit of {limit}"
+            ),
         }
     }
 }

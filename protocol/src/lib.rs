@@ -54,7 +54,7 @@ pub use config::Config;
 pub use endpoint::Endpoint;
 pub use error::ProtocolError;
 pub use ids::{ClientId, ConnId, LinkId, Role, StreamId, TunnelId};
-pub use output::Output;
+pub use output::{ActiveReason, Output};
 pub use stats::Stats;
 
 /// The protocol version this crate speaks; a hello with another is refused.

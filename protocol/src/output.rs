@@ -1,5 +1,8 @@
 //! What the protocol asks the runtime to do: plain data, never callbacks.
 
+use std::fmt;
+
+use crate::frame::ActiveWhy;
 use crate::ids::{ClientId, ConnId, LinkId, TunnelId};
 
 /// One instruction for the runtime, drained with
@@ -35,6 +38,25 @@ pub enum Output {
     ActiveChanged {
         active: Option<ClientId>,
         epoch: u64,
-        why: &'static str,
+        why: ActiveReason,
     },
+}
+
+/// Why [`Output::ActiveChanged`] was emitted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ActiveReason {
+    /// The server's election changed who is active (on a client: as the
+    /// server announced it).
+    Elected(ActiveWhy),
+    /// A client learned who is active when its session with the server began.
+    SessionStarted,
+}
+
+impl fmt::Display for ActiveReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ActiveReason::Elected(why) => f.write_str(why.as_str()),
+            ActiveReason::SessionStarted => f.write_str("as announced by the server on connect"),
+        }
+    }
 }

@@ -17,8 +17,8 @@ impl Endpoint {
         now: Instant,
     ) -> Result<(), ProtocolError> {
         let Some(view) = self.view.as_mut() else {
-            return Err(ProtocolError::Unexpected(
-                "an announcement sent to the server".into(),
+            return Err(ProtocolError::WrongRole(
+                "an announcement sent to the server",
             ));
         };
         let Some(new_standby) = view.on_announce(client, epoch, why) else {
@@ -27,7 +27,7 @@ impl Endpoint {
         self.outputs.push_back(Output::ActiveChanged {
             active: client,
             epoch,
-            why: why.as_str(),
+            why: ActiveReason::Elected(why),
         });
         if new_standby {
             self.become_standby(now);
@@ -61,8 +61,8 @@ impl Endpoint {
         now: Instant,
     ) -> Result<(), ProtocolError> {
         let Some(me) = self.view.as_ref().map(|v| v.me) else {
-            return Err(ProtocolError::Unexpected(
-                "a welcome sent to the server: both ends are servers".into(),
+            return Err(ProtocolError::WrongRole(
+                "a welcome sent to the server: both ends are servers",
             ));
         };
         if w.version != PROTOCOL_VERSION {
@@ -72,10 +72,10 @@ impl Endpoint {
             });
         }
         if w.window < 1024 {
-            return Err(ProtocolError::Unexpected(format!(
-                "welcome: window of {} bytes is below 1024",
-                w.window
-            )));
+            return Err(ProtocolError::WindowTooSmall {
+                what: "welcome",
+                window: w.window,
+            });
         }
         self.grace = Duration::from_millis(u64::from(w.grace_ms));
         let resumable = w.resumed
@@ -124,7 +124,7 @@ impl Endpoint {
             self.outputs.push_back(Output::ActiveChanged {
                 active: w.active,
                 epoch: w.epoch,
-                why: "as announced by the server on connect",
+                why: ActiveReason::SessionStarted,
             });
         }
         self.reconnect_failures = 0;

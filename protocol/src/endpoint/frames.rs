@@ -18,10 +18,8 @@ impl Endpoint {
             (Frame::Keepalive, _) => Ok(()),
             (Frame::Hello(h), None) => self.on_hello(link, h, now),
             (Frame::Welcome(w), None) => self.on_welcome(link, w, now),
-            (Frame::Hello(_) | Frame::Welcome(_), Some(_)) => Err(ProtocolError::Unexpected(
-                "a second hello on one link".into(),
-            )),
-            (_, None) => Err(ProtocolError::Unexpected("a frame before the hello".into())),
+            (Frame::Hello(_) | Frame::Welcome(_), Some(_)) => Err(ProtocolError::SecondHandshake),
+            (_, None) => Err(ProtocolError::BeforeHandshake),
             (Frame::Goodbye { reason }, Some(slot)) => {
                 match self.view {
                     Some(_) => info!("the server ended our session on purpose: {reason}"),
@@ -38,9 +36,7 @@ impl Endpoint {
                 let session = self.session_mut(slot)?;
                 match session.control.receive(seq) {
                     Incoming::Duplicate => Ok(()),
-                    Incoming::Gap { expected } => Err(ProtocolError::Unexpected(format!(
-                        "control sequence {seq} where {expected} was due"
-                    ))),
+                    Incoming::Gap { expected } => Err(ProtocolError::ControlGap { seq, expected }),
                     Incoming::Deliver => self.on_control(slot, body, now),
                 }
             }
@@ -66,7 +62,7 @@ impl Endpoint {
     pub(super) fn session_mut(&mut self, slot: Slot) -> Result<&mut Session, ProtocolError> {
         self.sessions[slot]
             .as_mut()
-            .ok_or_else(|| ProtocolError::Unexpected("frame for a session that ended".into()))
+            .ok_or(ProtocolError::SessionGone)
     }
 
     pub(super) fn on_control(
@@ -106,9 +102,10 @@ impl Endpoint {
                 if final_offset < s.recv.contiguous_end()
                     || s.peer_fin.is_some_and(|f| f != final_offset)
                 {
-                    return Err(ProtocolError::Unexpected(format!(
-                        "{stream}: fin at {final_offset} contradicts the data received"
-                    )));
+                    return Err(ProtocolError::FinMismatch {
+                        stream,
+                        final_offset,
+                    });
                 }
                 s.peer_fin = Some(final_offset);
                 self.recv_progress(slot, stream, now);
@@ -142,9 +139,7 @@ impl Endpoint {
         let shut_down = self.shut_down;
         let session = self.session_mut(slot)?;
         if !session.accept_peer_id(stream) {
-            return Err(ProtocolError::Unexpected(format!(
-                "open of {stream}: id not fresh"
-            )));
+            return Err(ProtocolError::StaleStreamId(stream));
         }
         let refusal = match target {
             _ if shut_down => Some(format!("the {role} is shutting down")),
@@ -196,15 +191,11 @@ impl Endpoint {
                 session.queue_stale_ack(stream, offset + payload.len() as u64);
                 return Ok(());
             }
-            return Err(ProtocolError::Unexpected(format!(
-                "data for {stream}, never opened"
-            )));
+            return Err(ProtocolError::UnknownStream(stream));
         };
         let end = offset + payload.len() as u64;
         if s.peer_fin.is_some_and(|f| end > f) {
-            return Err(ProtocolError::Unexpected(format!(
-                "{stream}: data past its fin"
-            )));
+            return Err(ProtocolError::DataPastFin(stream));
         }
         match s.recv.insert(offset, payload) {
             Ok(0) => {
@@ -219,9 +210,9 @@ impl Endpoint {
                 self.signal_deliver(slot, stream);
                 Ok(())
             }
-            Err(ReorderError::BeyondWindow { end, limit }) => Err(ProtocolError::FlowControl(
-                format!("{stream}: data up to offset {end} exceeds the credit of {limit}"),
-            )),
+            Err(ReorderError::BeyondWindow { end, limit }) => {
+                Err(ProtocolError::FlowControl { stream, end, limit })
+            }
         }
     }
 

@@ -30,7 +30,7 @@ use crate::frame::{
     self, ActiveWhy, Control, Frame, Hello, ResetCode, Welcome, FRAME_HEADER, MAX_REASON,
 };
 use crate::ids::{ClientId, ConnId, LinkId, Role, StreamId, TunnelId};
-use crate::output::Output;
+use crate::output::{ActiveReason, Output};
 use crate::reorder::ReorderError;
 use crate::rng::Rng;
 use crate::session::Session;

@@ -17,7 +17,7 @@ impl Endpoint {
         now: Instant,
     ) -> Result<(), ProtocolError> {
         if self.view.is_some() {
-            return Err(ProtocolError::Unexpected("a claim sent to a client".into()));
+            return Err(ProtocolError::WrongRole("a claim sent to a client"));
         }
         let client = self.session_mut(slot)?.client;
         debug!("{client} claims activity (it saw epoch {epoch})");
@@ -34,8 +34,8 @@ impl Endpoint {
         now: Instant,
     ) -> Result<(), ProtocolError> {
         if self.view.is_some() {
-            return Err(ProtocolError::Unexpected(
-                "a hello sent to a client: both ends are clients".into(),
+            return Err(ProtocolError::WrongRole(
+                "a hello sent to a client: both ends are clients",
             ));
         }
         if hello.version != PROTOCOL_VERSION {
@@ -45,10 +45,10 @@ impl Endpoint {
             });
         }
         if hello.window < 1024 {
-            return Err(ProtocolError::Unexpected(format!(
-                "hello: window of {} bytes is below 1024",
-                hello.window
-            )));
+            return Err(ProtocolError::WindowTooSmall {
+                what: "hello",
+                window: hello.window,
+            });
         }
         let client = hello.client;
         let slot = Slot::of(client);
@@ -132,7 +132,7 @@ impl Endpoint {
         self.outputs.push_back(Output::ActiveChanged {
             active: change.to,
             epoch,
-            why: change.why.as_str(),
+            why: ActiveReason::Elected(change.why),
         });
         match change.why {
             ActiveWhy::Claim => {

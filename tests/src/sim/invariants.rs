@@ -85,10 +85,7 @@ pub fn check_step(w: &World) -> Result<(), (String, String)> {
         }
     }
     if let Err(e) = w.election_watch().check(w) {
-        return Err((
-            "failover in time (README, high availability)".into(),
-            e,
-        ));
+        return Err(("failover in time (README, high availability)".into(), e));
     }
     if let Err(e) = w.switch_watch().check(w) {
         return Err((

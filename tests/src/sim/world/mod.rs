@@ -6,7 +6,7 @@ use std::fmt;
 use std::time::{Duration, Instant};
 
 use tcpws_protocol::frame::ActiveWhy;
-use tcpws_protocol::{ClientId, ConnId, Endpoint, LinkId, Output, TunnelId};
+use tcpws_protocol::{ActiveReason, ClientId, ConnId, Endpoint, LinkId, Output, TunnelId};
 
 use super::app::{App, AppId, AppPlan, AppRole, BackendMode, Status};
 use super::clock::Clock;

@@ -454,7 +454,7 @@ impl World {
                 // server's listen sockets, and those of the client that
                 // was active (as it learns of it), for the standby close
                 // duration. Failovers and default choices close nothing.
-                let switch = why == ActiveWhy::Claim.as_str();
+                let switch = why == ActiveReason::Elected(ActiveWhy::Claim);
                 let lost_activity = match node.client_id() {
                     Some(me) => h.believes_active == Some(me) && active != Some(me),
                     None => true,

@@ -1,6 +1,6 @@
 //! What the bench reports and what it aims for: the samples of every run,
 //! keyed by row id, turned into [`Row`]s with their raw baselines and
-//! targets (issue 5):
+//! targets:
 //! * one stream over ws:// at least 75 % of raw loopback, over wss:// 55 %;
 //! * the smallest multi-stream count at least the one-stream figure, each
 //!   larger count at least 90 % of the one below it ("flat");

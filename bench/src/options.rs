@@ -331,7 +331,7 @@ mod tests {
     }
 
     #[test]
-    fn defaults_are_the_issue_figures() {
+    fn defaults_fill_every_option() {
         let o = Options::from_args(&args(&[]).unwrap()).unwrap();
         assert_eq!(o.size, 1 << 30);
         assert_eq!(o.streams, vec![8, 100]);

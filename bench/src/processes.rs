@@ -401,8 +401,6 @@ fn configs(
     targets: Targets,
     certs: Option<&CertFiles>,
 ) -> Result<(serde_json::Value, serde_json::Value), BenchError> {
-    let listen = |name: &str, port: u16| json!({"tunnelName": name, "listenBindAddress": "127.0.0.1", "listenPort": port});
-    let connect = |name: &str, port: u16| json!({"tunnelName": name, "connectToHost": "127.0.0.1", "connectToPort": port});
     let logging = json!({"level": "WARNING", "logToStdout": false, "daysToKeep": 1});
     let (scheme, tls) = match transport {
         Transport::Ws => ("http", None),
@@ -428,42 +426,50 @@ fn configs(
         client_dx["mutualTLSTrustedCACertificateBundleFilePath"] =
             c.ca.display().to_string().into();
     }
-    let mut server_listens = vec![
-        listen("up-sink", ports.up_sink),
-        listen("up-echo", ports.up_echo),
-        listen("up-once", ports.up_once),
-    ];
-    let mut client_connects = vec![
-        connect("up-sink", targets.sink),
-        connect("up-echo", targets.echo),
-        connect("up-once", targets.once),
+    // (name, listen port, backend port) of the tunnels of each direction.
+    let mut up = vec![
+        ("up-sink", ports.up_sink, targets.sink),
+        ("up-echo", ports.up_echo, targets.echo),
+        ("up-once", ports.up_once, targets.once),
     ];
     if let Some(hold) = targets.hold {
-        server_listens.push(listen("up-hold", ports.up_hold));
-        client_connects.push(connect("up-hold", hold));
+        up.push(("up-hold", ports.up_hold, hold));
     }
+    let down = [
+        ("down-sink", ports.down_sink, targets.sink),
+        ("down-echo", ports.down_echo, targets.echo),
+        ("down-once", ports.down_once, targets.once),
+    ];
+    let listens = |tunnels: &[(&str, u16, u16)]| -> Vec<serde_json::Value> {
+        tunnels
+            .iter()
+            .map(|&(name, port, _)| {
+                json!({"tunnelName": name, "listenBindAddress": "127.0.0.1", "listenPort": port})
+            })
+            .collect()
+    };
+    let connects = |tunnels: &[(&str, u16, u16)]| -> Vec<serde_json::Value> {
+        tunnels
+            .iter()
+            .map(|&(name, _, port)| {
+                json!({"tunnelName": name, "connectToHost": "127.0.0.1", "connectToPort": port})
+            })
+            .collect()
+    };
     let server = json!({
         "weAreServer": true,
         "dataExchange": server_dx,
         "logging": logging,
-        "tcpTunnelListens": server_listens,
-        "tcpTunnelConnects": [
-            connect("down-sink", targets.sink),
-            connect("down-echo", targets.echo),
-            connect("down-once", targets.once),
-        ],
+        "tcpTunnelListens": listens(&up),
+        "tcpTunnelConnects": connects(&down),
     });
     let client = json!({
         "weAreServer": false,
         "clientId": 1,
         "dataExchange": client_dx,
         "logging": logging,
-        "tcpTunnelListens": [
-            listen("down-sink", ports.down_sink),
-            listen("down-echo", ports.down_echo),
-            listen("down-once", ports.down_once),
-        ],
-        "tcpTunnelConnects": client_connects,
+        "tcpTunnelListens": listens(&down),
+        "tcpTunnelConnects": connects(&up),
     });
     Ok((server, client))
 }

@@ -95,20 +95,20 @@ fn json_message(e: &serde_json::Error) -> String {
     }
 }
 
+/// The keys of the top-level object.
+const ROOT_KEYS: [&str; 7] = [
+    "weAreServer",
+    "clientId",
+    "standbySocketCloseDurationSecs",
+    "dataExchange",
+    "logging",
+    "tcpTunnelListens",
+    "tcpTunnelConnects",
+];
+
 fn read_root(value: &Value, warnings: &mut Vec<String>) -> Result<FileConfig, ConfigError> {
     let root = Obj::root(value)?;
-    root.warn_unknown(
-        &[
-            "weAreServer",
-            "clientId",
-            "standbySocketCloseDurationSecs",
-            "dataExchange",
-            "logging",
-            "tcpTunnelListens",
-            "tcpTunnelConnects",
-        ],
-        warnings,
-    );
+    root.warn_unknown(&ROOT_KEYS, warnings);
     let we_are_server = root.bool("weAreServer", false)?;
     let id = root.int("clientId", 1..=2, Some(1), "1 or 2")?;
     let client_id =

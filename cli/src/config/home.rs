@@ -231,15 +231,7 @@ mod tests {
         assert!(warnings.is_empty(), "{warnings:?}");
         assert_eq!(c, ok("{}").0);
         let value: Value = serde_json::from_str(&default_config_text()).unwrap();
-        for key in [
-            "weAreServer",
-            "clientId",
-            "standbySocketCloseDurationSecs",
-            "dataExchange",
-            "logging",
-            "tcpTunnelListens",
-            "tcpTunnelConnects",
-        ] {
+        for key in crate::config::ROOT_KEYS {
             assert!(value.get(key).is_some(), "{key}");
         }
         assert!(value["logging"]["syslog"].get("logToSysloyHost").is_some());

@@ -27,19 +27,14 @@ pub(super) fn read_listens(
     root: &Obj,
     warnings: &mut Vec<String>,
 ) -> Result<Vec<ListenTunnel>, ConfigError> {
-    let mut names = BTreeSet::new();
-    let mut out = Vec::new();
-    for (path, value) in root.array("tcpTunnelListens")? {
-        let obj = Obj::at(path, value)?;
-        obj.warn_unknown(&["tunnelName", "listenBindAddress", "listenPort"], warnings);
-        let name = read_name(&obj, &mut names)?;
-        out.push(ListenTunnel {
+    let keys = ["tunnelName", "listenBindAddress", "listenPort"];
+    read_list(root, "tcpTunnelListens", &keys, warnings, |obj, name| {
+        Ok(ListenTunnel {
             name,
             bind_address: obj.text("listenBindAddress", MAX_NAME, Some("127.0.0.1"))?,
             port: obj.port("listenPort", None)?,
-        });
-    }
-    Ok(out)
+        })
+    })
 }
 
 /// Reads `tcpTunnelConnects[]` of `root`, adding a warning per unknown key.
@@ -47,31 +42,43 @@ pub(super) fn read_connects(
     root: &Obj,
     warnings: &mut Vec<String>,
 ) -> Result<Vec<ConnectTunnel>, ConfigError> {
-    let mut names = BTreeSet::new();
-    let mut out = Vec::new();
-    for (path, value) in root.array("tcpTunnelConnects")? {
-        let obj = Obj::at(path, value)?;
-        obj.warn_unknown(&["tunnelName", "connectToHost", "connectToPort"], warnings);
-        let name = read_name(&obj, &mut names)?;
-        out.push(ConnectTunnel {
+    let keys = ["tunnelName", "connectToHost", "connectToPort"];
+    read_list(root, "tcpTunnelConnects", &keys, warnings, |obj, name| {
+        Ok(ConnectTunnel {
             name,
             host: obj.text("connectToHost", MAX_NAME, None)?,
             port: obj.port("connectToPort", None)?,
-        });
-    }
-    Ok(out)
+        })
+    })
 }
 
-/// `tunnelName`, which must not repeat within its list.
-fn read_name(obj: &Obj, seen: &mut BTreeSet<String>) -> Result<String, ConfigError> {
-    let name = obj.text("tunnelName", MAX_NAME, None)?;
-    if !seen.insert(name.clone()) {
-        return Err(ConfigError::key(
-            obj.path_of("tunnelName"),
-            format!("expected a name not used by another entry of this list, got {name:?} again"),
-        ));
+/// The entries of the list at `key`: objects of the `known` keys whose
+/// `tunnelName` does not repeat in the list, each made by `entry` from the
+/// object and its name.
+fn read_list<T>(
+    root: &Obj,
+    key: &str,
+    known: &[&str],
+    warnings: &mut Vec<String>,
+    entry: impl Fn(&Obj, String) -> Result<T, ConfigError>,
+) -> Result<Vec<T>, ConfigError> {
+    let mut names = BTreeSet::new();
+    let mut out = Vec::new();
+    for (path, value) in root.array(key)? {
+        let obj = Obj::at(path, value)?;
+        obj.warn_unknown(known, warnings);
+        let name = obj.text("tunnelName", MAX_NAME, None)?;
+        if !names.insert(name.clone()) {
+            return Err(ConfigError::key(
+                obj.path_of("tunnelName"),
+                format!(
+                    "expected a name not used by another entry of this list, got {name:?} again"
+                ),
+            ));
+        }
+        out.push(entry(&obj, name)?);
     }
-    Ok(name)
+    Ok(out)
 }
 
 #[cfg(test)]

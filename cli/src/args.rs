@@ -8,9 +8,11 @@ use argh::TopLevelCommand;
 /// Exit code for a bad config or bad arguments: nothing was started.
 pub const EXIT_CONFIG: u8 = 2;
 
-/// Parses the command line like `argh::from_env`, but a usage error exits
-/// with [`EXIT_CONFIG`] and a non-UTF-8 argument cannot panic. `Err` is
-/// the code to exit with once `--help` or the error has been printed.
+/// The command line parsed as `argh::from_env` does, but returned instead
+/// of exiting: `Err` is the code to exit with once the help (0) or the
+/// usage error ([`EXIT_CONFIG`]) is printed. A non-UTF-8 argument is read
+/// lossily rather than panicking; `default_name` stands in for a missing
+/// program name.
 pub fn parse<T: TopLevelCommand>(default_name: &str) -> Result<T, ExitCode> {
     let args: Vec<String> = std::env::args_os()
         .map(|a| a.to_string_lossy().into_owned())

@@ -1,8 +1,11 @@
-//! The `tcpws` command as a library: the config parser, the logger, the
-//! demo and the bench, so the binary and the fuzz targets (fuzz/) share one
-//! parser.
+//! The `tcpws` command as a library: the config parser, the logger and the
+//! demo, so the binary, the bench (bench/) and the fuzz targets (fuzz/)
+//! share one parser.
 
-pub mod bench;
+pub mod args;
 pub mod config;
 pub mod demo;
 pub mod logging;
+
+/// The version of tcpws, as the binary reports it.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

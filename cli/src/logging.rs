@@ -8,19 +8,18 @@
 
 mod daily_file;
 mod syslog;
-mod utc;
 
 use std::io::{self, Write};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
-use log::{LevelFilter, Log, Metadata, Record};
+use jiff::Timestamp;
+use log::{Level, LevelFilter, Log, Metadata, Record};
 
 use crate::config::{ConfigError, LoggingConfig};
 use daily_file::DailyFile;
 use syslog::Syslog;
-use utc::Utc;
 
 /// Crates whose debug output drowns ours; held at INFO unless the level is
 /// TRACE or `RUST_LOG` says otherwise.
@@ -30,9 +29,9 @@ const CHATTY: [&str; 3] = ["rustls", "tungstenite", "mio"];
 /// opened, the syslog host cannot be resolved, or a logger is installed already.
 pub fn init(cfg: &LoggingConfig, home: &Path) -> Result<(), ConfigError> {
     let filter = build_filter(cfg.level, std::env::var("RUST_LOG").ok().as_deref());
-    let now = Utc::now();
-    let file = DailyFile::open(home, cfg.days_to_keep, &now).map_err(|source| ConfigError::Io {
-        path: DailyFile::path_for(home, &now),
+    let now = now();
+    let file = DailyFile::open(home, cfg.days_to_keep, now).map_err(|source| ConfigError::Io {
+        path: DailyFile::path_for(home, now),
         action: "open log file",
         source,
     })?;
@@ -80,6 +79,17 @@ fn build_filter(level: LevelFilter, rust_log: Option<&str>) -> env_logger::Logge
     builder.build()
 }
 
+/// The time of a log line and of the file it goes to; a clock set before
+/// 1970 reads as 1970-01-01.
+fn now() -> Timestamp {
+    Timestamp::now().max(Timestamp::UNIX_EPOCH)
+}
+
+/// `2026-11-25T10:00:00.123Z INFO  target: message` and a newline.
+fn line(now: Timestamp, level: Level, text: &str) -> String {
+    format!("{now:.3} {level:<5} {text}\n")
+}
+
 /// The installed logger: one filter, up to three sinks.
 struct Logger {
     filter: env_logger::Logger,
@@ -118,9 +128,9 @@ impl Log for Logger {
         if !self.filter.matches(record) {
             return;
         }
-        let now = Utc::now();
+        let now = now();
         let text = format!("{}: {}", record.target(), record.args());
-        let line = format!("{now} {:<5} {text}\n", record.level());
+        let line = line(now, record.level(), &text);
         if self.stdout {
             self.report(STDOUT, io::stdout().lock().write_all(line.as_bytes()));
         }
@@ -128,7 +138,7 @@ impl Log for Logger {
             .file
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        self.report(FILE, file.write(&now, line.as_bytes()));
+        self.report(FILE, file.write(now, line.as_bytes()));
         drop(file);
         if let Some(syslog) = &self.syslog {
             self.report(SYSLOG, syslog.send(record.level(), &text));
@@ -150,7 +160,25 @@ impl Log for Logger {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use log::Level;
+
+    #[test]
+    fn lines_start_with_the_utc_time_to_the_millisecond() {
+        let t = Timestamp::from_millisecond(20_782 * 86_400_000 + 36_000_123).unwrap();
+        assert_eq!(
+            line(t, Level::Info, "tcpws: up"),
+            "2026-11-25T10:00:00.123Z INFO  tcpws: up\n"
+        );
+        let t = Timestamp::new(0, 999_999_999).unwrap();
+        assert_eq!(
+            line(t, Level::Warn, "x"),
+            "1970-01-01T00:00:00.999Z WARN  x\n",
+            "cut, not rounded"
+        );
+        assert_eq!(
+            line(Timestamp::UNIX_EPOCH, Level::Error, "x"),
+            "1970-01-01T00:00:00.000Z ERROR x\n"
+        );
+    }
 
     fn allows(filter: &env_logger::Logger, target: &str, level: Level) -> bool {
         filter.enabled(&Metadata::builder().target(target).level(level).build())

@@ -4,10 +4,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use argh::FromArgs;
-use tcpws::{bench, config, demo, logging};
-
-/// Exit code for a bad config or bad arguments: nothing was started.
-const EXIT_CONFIG: u8 = 2;
+use tcpws::args::EXIT_CONFIG;
+use tcpws::{config, demo, logging};
 
 /// TCP over WebSocket between one server and two backup clients.
 #[derive(FromArgs, Debug)]
@@ -22,7 +20,6 @@ enum Command {
     Run(RunArgs),
     Check(CheckArgs),
     Demo(DemoArgs),
-    Bench(bench::BenchArgs),
 }
 
 /// Run as the server or a client, as the config file says.
@@ -50,7 +47,7 @@ struct CheckArgs {
 struct DemoArgs {}
 
 fn main() -> ExitCode {
-    let cli = match parse_args() {
+    let cli: Cli = match tcpws::args::parse("tcpws") {
         Ok(cli) => cli,
         Err(code) => return code,
     };
@@ -58,30 +55,7 @@ fn main() -> ExitCode {
         Command::Run(args) => run(args.path.as_deref()),
         Command::Check(args) => check(&args.path),
         Command::Demo(_) => demo(),
-        Command::Bench(args) => bench(&args),
     }
-}
-
-/// Parses the command line like `argh::from_env`, but a usage error exits
-/// with code 2 (nothing started) and a non-UTF-8 argument cannot panic.
-fn parse_args() -> Result<Cli, ExitCode> {
-    let args: Vec<String> = std::env::args_os()
-        .map(|a| a.to_string_lossy().into_owned())
-        .collect();
-    let command = args
-        .first()
-        .and_then(|a| Path::new(a).file_name())
-        .map_or("tcpws".into(), |n| n.to_string_lossy());
-    let rest: Vec<&str> = args.iter().skip(1).map(String::as_str).collect();
-    Cli::from_args(&[&command], &rest).map_err(|exit| {
-        if exit.status.is_ok() {
-            print!("{}", exit.output);
-            ExitCode::SUCCESS
-        } else {
-            eprint!("{}", exit.output);
-            ExitCode::from(EXIT_CONFIG)
-        }
-    })
 }
 
 /// `tcpws check PATH`: warnings then the summary on stdout, exit 0; or
@@ -136,7 +110,7 @@ fn run(path: Option<&Path>) -> ExitCode {
     }
     log::info!(
         "tcpws {} starting as {} with {}",
-        env!("CARGO_PKG_VERSION"),
+        tcpws::VERSION,
         settings.protocol.role,
         loaded.path.display()
     );
@@ -180,53 +154,4 @@ fn demo() -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-/// `tcpws bench`: the table (or JSON) on stdout, progress on stderr; exit
-/// code 2 for bad options, 1 if a case could not be measured. Targets
-/// missed are reported, not failed: this is a benchmark, not a test.
-fn bench(args: &bench::BenchArgs) -> ExitCode {
-    if args.serve_hold {
-        return match bench::serve_hold() {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("error: {e}");
-                ExitCode::FAILURE
-            }
-        };
-    }
-    let report = match bench::run(args) {
-        Ok(report) => report,
-        Err(e @ bench::BenchError::Usage(_)) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(EXIT_CONFIG);
-        }
-        Err(e) => {
-            eprintln!("bench failed: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    for note in &report.notes {
-        eprintln!("note: {note}");
-    }
-    if args.json {
-        println!("{:#}", report.json());
-    } else {
-        let (passed, missed) = report.score();
-        println!(
-            "tcpws bench {}: median of {} run(s) on {} CPUs, {:.0} s; other work kept {} CPUs busy",
-            env!("CARGO_PKG_VERSION"),
-            report.options["runs"],
-            report.cpus,
-            report.wall_secs,
-            report
-                .other_cpus
-                .map_or("?".to_string(), |c| format!("{c:.1}")),
-        );
-        println!();
-        print!("{}", report.table());
-        println!();
-        println!("targets: {passed} met, {missed} missed");
-    }
-    ExitCode::SUCCESS
 }

@@ -203,3 +203,80 @@ fn read(path: &Path, home: PathBuf) -> Result<Loaded, ConfigError> {
         created: false,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::Value;
+    use tcpws_protocol::ClientId;
+
+    use super::*;
+    use crate::config::testing::{ok, temp_dir, SEED_CLIENT_2, SEED_SERVER};
+
+    #[test]
+    fn oversize_config_is_refused_before_reading() {
+        let big = format!("{{\"x\": \"{}\"}}", "a".repeat(MAX_CONFIG_BYTES as usize));
+        assert!(matches!(parse(&big), Err(ConfigError::TooLarge { .. })));
+        let dir = temp_dir("big");
+        let path = dir.join("config.json");
+        fs::write(&path, &big).unwrap();
+        let e = load(Some(&path)).unwrap_err();
+        assert!(matches!(e, ConfigError::TooLarge { .. }), "{e}");
+        assert!(e.to_string().contains("config.json"), "{e}");
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn default_config_round_trips_without_warnings() {
+        let (c, warnings) = ok(&default_config_text());
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert_eq!(c, ok("{}").0);
+        let value: Value = serde_json::from_str(&default_config_text()).unwrap();
+        for key in crate::config::ROOT_KEYS {
+            assert!(value.get(key).is_some(), "{key}");
+        }
+        assert!(value["logging"]["syslog"].get("logToSysloyHost").is_some());
+    }
+
+    #[test]
+    fn load_resolves_the_seed_home_convention() {
+        let dir = temp_dir("home");
+        // A directory without config.json gets the defaults written into it...
+        let loaded = load(Some(&dir)).unwrap();
+        assert!(loaded.created && loaded.warnings.is_empty());
+        assert_eq!(loaded.path, dir.join("config.json"));
+        assert_eq!(loaded.home, dir);
+        assert_eq!(
+            fs::read_to_string(dir.join("config.json")).unwrap(),
+            default_config_text()
+        );
+        // ...and read back, not overwritten, the next time.
+        fs::write(dir.join("config.json"), SEED_SERVER).unwrap();
+        let loaded = load(Some(&dir)).unwrap();
+        assert!(!loaded.created && loaded.config.we_are_server);
+        // A file argument is read as it is; its directory is the home.
+        let file = dir.join("other.json");
+        fs::write(&file, SEED_CLIENT_2).unwrap();
+        let loaded = load(Some(&file)).unwrap();
+        assert_eq!(
+            (loaded.path.clone(), loaded.home.clone()),
+            (file.clone(), dir.clone())
+        );
+        assert_eq!(loaded.config.client_id, ClientId::Two);
+        // Errors name the file.
+        fs::write(&file, r#"{"clientId": 7}"#).unwrap();
+        let e = load(Some(&file)).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            format!("{}: clientId: expected 1 or 2, got 7", file.display())
+        );
+        let missing = dir.join("nope");
+        let e = load(Some(&missing)).unwrap_err().to_string();
+        assert!(e.contains("nope"), "{e}");
+        // load_existing never writes.
+        let empty = dir.join("empty");
+        fs::create_dir(&empty).unwrap();
+        assert!(load_existing(&empty).is_err());
+        assert!(!empty.join("config.json").exists());
+        let _ = fs::remove_dir_all(&dir);
+    }
+}

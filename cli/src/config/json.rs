@@ -12,6 +12,9 @@ use super::ConfigError;
 /// `Duration` arithmetic far from overflow.
 pub(crate) const MAX_SECS: f64 = 31_536_000.0;
 
+/// What a port number must be, as messages say it.
+const PORT: &str = "an integer 1-65535";
+
 /// A JSON object of the config, with the key path that leads to it ("" for
 /// the top level). Absent keys and `null` values both read as "not set".
 pub(crate) struct Obj<'v> {
@@ -166,6 +169,13 @@ impl<'v> Obj<'v> {
                 _ => Err(self.wrong(key, what, value)),
             },
         }
+    }
+
+    /// A port number; required when `default` is `None`.
+    pub fn port(&self, key: &str, default: Option<u16>) -> Result<u16, ConfigError> {
+        let n = self.int(key, 1..=65_535, default.map(u64::from), PORT)?;
+        u16::try_from(n)
+            .map_err(|_| ConfigError::key(self.path_of(key), format!("expected {PORT}")))
     }
 
     /// A number of seconds (integer or fraction, 0 to [`MAX_SECS`]; above 0

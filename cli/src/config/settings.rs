@@ -149,3 +149,105 @@ fn fresh_seed() -> u64 {
         .map_or(0, |d| d.as_nanos() as u64);
     nanos ^ (u64::from(std::process::id()) << 32) ^ 0x7463_7077_7321
 }
+
+#[cfg(test)]
+mod tests {
+    use std::fs;
+    use std::time::Duration;
+
+    use tcpws_protocol::ClientId;
+
+    use crate::config::testing::{key_of, ok, temp_dir, SEED_CLIENT_1, SEED_SERVER};
+
+    #[test]
+    fn node_settings_follow_the_config() {
+        let (c, _) = ok(SEED_CLIENT_1);
+        let s = c.to_node_settings().unwrap();
+        assert_eq!(s.protocol.role, tcpws_protocol::Role::Client(ClientId::One));
+        assert_eq!(s.protocol.listens, ["duckduckgo"]);
+        assert_eq!(s.protocol.connects, ["brave", "test_ssh"]);
+        assert_eq!(s.protocol.stream_window, 4_194_304);
+        assert_eq!(s.protocol.keepalive_timeout, Duration::from_secs(20));
+        assert_eq!(
+            (
+                s.server.host.as_str(),
+                s.server.port,
+                s.server.path.as_str(),
+                s.server.tls
+            ),
+            ("localhost", 8080, "/", false)
+        );
+        assert_eq!(
+            (s.listens[0].bind_address.as_str(), s.listens[0].port),
+            ("127.0.0.1", 8091)
+        );
+        assert_eq!(
+            (s.connects[1].host.as_str(), s.connects[1].port),
+            ("127.0.0.1", 22)
+        );
+        assert!(
+            s.tls.is_none(),
+            "the seed's TLS paths are ignored over http"
+        );
+        assert_eq!(s.connect_timeout, Duration::from_secs(10));
+        let (c, _) = ok(SEED_SERVER);
+        assert_eq!(
+            c.to_node_settings().unwrap().protocol.role,
+            tcpws_protocol::Role::Server
+        );
+    }
+
+    #[test]
+    fn tls_settings_check_the_files_they_need() {
+        let dir = temp_dir("tls");
+        let pem = dir.join("bundle.pem");
+        fs::write(&pem, "not checked here").unwrap();
+        let with = |extra: &str| {
+            let text = format!(
+                r#"{{"dataExchange": {{"serverUrl": "https://h:9443"{extra}}}{}}}"#,
+                ""
+            );
+            ok(&text).0
+        };
+        let server = |extra: &str| {
+            let mut c = with(extra);
+            c.we_are_server = true;
+            c
+        };
+        // A TLS server needs its bundle, and the file must exist.
+        let e = server("").to_node_settings().unwrap_err();
+        assert_eq!(key_of(&e), Some("dataExchange.tlsBundleFilePath"));
+        let e = server(r#", "tlsBundleFilePath": "/no/such/file.pem""#)
+            .to_node_settings()
+            .unwrap_err();
+        assert_eq!(key_of(&e), Some("dataExchange.tlsBundleFilePath"));
+        let ok_bundle = format!(r#", "tlsBundleFilePath": {:?}"#, pem.display().to_string());
+        let tls = server(&ok_bundle).to_node_settings().unwrap().tls.unwrap();
+        assert_eq!(
+            (tls.bundle.as_deref(), tls.mutual),
+            (Some(pem.as_path()), false)
+        );
+        // Without mutual TLS a client drops paths that name nothing, as the seed does.
+        let tls =
+            with(r#", "mutualTLSTrustedCACertificateBundleFilePath": "/path/to/trusted-ca.pem""#)
+                .to_node_settings()
+                .unwrap()
+                .tls
+                .unwrap();
+        assert_eq!((tls.bundle, tls.trusted_ca), (None, None));
+        // Mutual TLS needs the bundle and the trusted CAs, both existing.
+        let mutual = format!(r#", "enableMutualTLS": true{ok_bundle}"#);
+        let e = with(&mutual).to_node_settings().unwrap_err();
+        assert_eq!(
+            key_of(&e),
+            Some("dataExchange.mutualTLSTrustedCACertificateBundleFilePath")
+        );
+        let full = format!(
+            r#"{mutual}, "mutualTLSTrustedCACertificateBundleFilePath": {:?}"#,
+            pem.display().to_string()
+        );
+        let tls = with(&full).to_node_settings().unwrap().tls.unwrap();
+        assert!(tls.mutual && tls.trusted_ca.is_some() && tls.trusted_peers.is_none());
+        let _ = fs::remove_dir_all(&dir);
+    }
+}

@@ -134,3 +134,27 @@ fn bytes(n: u32) -> String {
         format!("{n} bytes")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::config::testing::{ok, SEED_CLIENT_1, SEED_SERVER};
+
+    #[test]
+    fn summary_shows_role_tunnels_and_settings() {
+        let text = ok(SEED_CLIENT_1).0.summary();
+        for expected in [
+            "client 1",
+            "http://localhost:8080/",
+            "TLS:              off",
+            "listen   duckduckgo  127.0.0.1:8091 --> server",
+            "connect  brave       server --> search.brave.com:80",
+            "4 MiB",
+            "standby close:    30s",
+            "DEBUG",
+        ] {
+            assert!(text.contains(expected), "{expected:?} missing from\n{text}");
+        }
+        let text = ok(SEED_SERVER).0.summary();
+        assert!(text.contains("127.0.0.1:8092 --> active client"), "{text}");
+    }
+}

@@ -1,4 +1,4 @@
-//! The options of `tcpws bench`: what to measure and how much, checked
+//! The options of `tcpws-bench`: what to measure and how much, checked
 //! before anything starts.
 
 use std::collections::BTreeSet;
@@ -6,12 +6,11 @@ use std::fmt;
 
 use argh::FromArgs;
 
-use super::error::BenchError;
+use crate::error::BenchError;
 
 /// Measure the tunnel against raw loopback TCP: throughput, latency, setup
 /// rate, memory and CPU, with a real server and client 1 on loopback.
 #[derive(FromArgs, Debug, Default, PartialEq)]
-#[argh(subcommand, name = "bench")]
 pub struct BenchArgs {
     /// bytes moved by each bulk case, split evenly across the streams of a
     /// multi-stream case; K, M and G are binary (512M, 1G; default 1G)
@@ -332,7 +331,7 @@ mod tests {
     }
 
     #[test]
-    fn defaults_are_the_issue_figures() {
+    fn defaults_fill_every_option() {
         let o = Options::from_args(&args(&[]).unwrap()).unwrap();
         assert_eq!(o.size, 1 << 30);
         assert_eq!(o.streams, vec![8, 100]);

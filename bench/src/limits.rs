@@ -2,7 +2,7 @@
 //! bench, in its hold backend and in each tunnel process; they all inherit
 //! the limit the bench sets before it starts them.
 
-use super::error::BenchError;
+use crate::error::BenchError;
 
 /// Raises `RLIMIT_NOFILE` so that at least `needed` descriptors can be
 /// open: the soft limit up to the hard one, and the hard one too when the

@@ -9,7 +9,7 @@ use rcgen::{
     KeyUsagePurpose,
 };
 
-use super::error::BenchError;
+use crate::error::BenchError;
 
 /// The files of one PKI.
 #[derive(Debug, Clone)]

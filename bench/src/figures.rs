@@ -1,6 +1,6 @@
 //! What the bench reports and what it aims for: the samples of every run,
 //! keyed by row id, turned into [`Row`]s with their raw baselines and
-//! targets (issue 5):
+//! targets:
 //! * one stream over ws:// at least 75 % of raw loopback, over wss:// 55 %;
 //! * the smallest multi-stream count at least the one-stream figure, each
 //!   larger count at least 90 % of the one below it ("flat");
@@ -9,10 +9,10 @@
 
 use std::collections::BTreeMap;
 
-use super::options::{Options, Transport};
-use super::processes::Direction;
-use super::report::{Row, Target, Unit};
-use super::stats::median;
+use crate::options::{Options, Transport};
+use crate::processes::Direction;
+use crate::report::{Row, Target, Unit};
+use crate::stats::median;
 
 /// One-stream throughput over ws:// against raw loopback.
 pub const WS_RATIO: f64 = 0.75;
@@ -67,7 +67,7 @@ fn group_of(id: &str) -> String {
 }
 
 /// `raw loopback` or `ws srv-listen`.
-fn path_label(transport: Transport, direction: Direction) -> String {
+pub fn path_label(transport: Transport, direction: Direction) -> String {
     match transport {
         Transport::Raw => "raw loopback".into(),
         t => format!("{t} {}", direction.label()),
@@ -342,8 +342,8 @@ pub fn rows(opts: &Options, s: &Samples) -> Vec<Row> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::options::{BenchArgs, Cases};
     use super::*;
+    use crate::options::{BenchArgs, Cases};
 
     fn options(cases: &str) -> Options {
         let args = BenchArgs {

@@ -1,39 +1,6 @@
-//! `tcpws bench`: the tunnel measured against raw loopback TCP on the same
-//! machine in the same run, so the ratios hold on a noisy box (DESIGN.md
-//! section 5, issue 5).
-//!
-//! The bench starts a real server and client 1 as `tcpws run` processes of
-//! this binary (one pair over ws://, one over wss://, and a fresh ws:// pair
-//! per memory run), runs sink and echo backends as threads of its own (and
-//! the hold backend of the idle streams as a process of its own), and
-//! measures, each case `--runs` times, the median reported:
-//! * one-stream bulk throughput (raw loopback, then through a server-listen
-//!   and a client-listen tunnel over each transport), timed until the far
-//!   end has counted every byte, with the CPU seconds per GiB of each
-//!   tunnel process;
-//! * aggregate throughput of 8 and 100 concurrent streams;
-//! * 500-byte ping-pong round trips with `TCP_NODELAY`: p50, p99, and the
-//!   p50 the tunnel adds;
-//! * connections set up per second (connect, one byte echoed, closed by
-//!   the far end);
-//! * resident memory of each tunnel process idle and with 10,000 idle
-//!   streams open end to end, and at its peak over the other cases.
-//!
-//! Progress goes to stderr; the table (or `--json`) to stdout. Every child
-//! process is stopped and the scratch directory removed on every way out.
-
-mod backends;
-mod cases;
-mod certs;
-mod error;
-mod figures;
-mod limits;
-mod machine;
-mod memory;
-mod options;
-mod processes;
-mod report;
-mod stats;
+//! One bench run: the backends and tunnel deployments it keeps, each case
+//! run `--runs` times over every path asked for, and the samples turned
+//! into the [`Report`].
 
 use std::collections::BTreeSet;
 use std::io::{Read, Write};
@@ -41,25 +8,25 @@ use std::net::TcpStream;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use std::path::Path;
+
 use serde_json::json;
 
-pub use backends::serve_hold;
-pub use error::BenchError;
-pub use options::{BenchArgs, Options, Transport};
-pub use report::{Report, Row, Target, Unit};
-
-use backends::{Backend, HoldProcess, Kind};
-use figures::Samples;
-use processes::{Deployment, Direction, Scratch, Targets};
+use crate::backends::{Backend, HoldProcess, Kind};
+use crate::error::BenchError;
+use crate::figures::{self, Samples};
+use crate::options::{self, Options, Transport};
+use crate::processes::{Deployment, Direction, Scratch, Targets};
+use crate::report::{Report, Unit};
+use crate::{cases, certs, limits, machine, memory, stats};
 
 /// How long the tunnel processes get to settle before their memory is read.
 const SETTLE: Duration = Duration::from_millis(300);
 
-/// Runs the bench the options ask for and returns its report; progress is
-/// printed on stderr as figures come in.
-pub fn run(args: &BenchArgs) -> Result<Report, BenchError> {
+/// Runs the bench the options ask for with the `tcpws` binary at `tcpws`
+/// and returns its report; progress is printed on stderr as figures come in.
+pub fn run(opts: &Options, tcpws: &Path) -> Result<Report, BenchError> {
     let started = Instant::now();
-    let opts = Options::from_args(args)?;
     let nofile = limits::raise_nofile(opts.descriptors_needed())?;
     let cpus = thread::available_parallelism().map_or(1, |n| n.get());
     let machine_start = machine::Snapshot::take();
@@ -76,7 +43,7 @@ pub fn run(args: &BenchArgs) -> Result<Report, BenchError> {
     );
 
     let scratch = Scratch::new()?;
-    let mut bench = Bench::start(&opts, &scratch)?;
+    let mut bench = Bench::start(opts, &scratch, tcpws)?;
     for run in 1..=opts.runs {
         eprintln!("run {run} of {}", opts.runs);
         bench.one_run(run)?;
@@ -86,7 +53,7 @@ pub fn run(args: &BenchArgs) -> Result<Report, BenchError> {
     let other_cpus = machine::Snapshot::take()
         .zip(machine_start)
         .and_then(|(end, start)| end.other_cpus_since(&start));
-    let cpu_rows = figures::one_stream_transports(&opts)
+    let cpu_rows = figures::one_stream_transports(opts)
         .iter()
         .any(|&t| t != Transport::Raw);
     if cpu_rows && opts.size < 256 << 20 {
@@ -96,7 +63,7 @@ pub fn run(args: &BenchArgs) -> Result<Report, BenchError> {
             opts.size >> 20
         ));
     }
-    let rows = figures::rows(&opts, &samples);
+    let rows = figures::rows(opts, &samples);
     Ok(Report {
         options: json!({
             "size_bytes": opts.size,
@@ -122,6 +89,7 @@ pub fn run(args: &BenchArgs) -> Result<Report, BenchError> {
 struct Bench<'a> {
     opts: &'a Options,
     scratch: &'a Scratch,
+    tcpws: &'a Path,
     sink: Backend,
     echo: Backend,
     once: Backend,
@@ -131,7 +99,11 @@ struct Bench<'a> {
 }
 
 impl<'a> Bench<'a> {
-    fn start(opts: &'a Options, scratch: &'a Scratch) -> Result<Bench<'a>, BenchError> {
+    fn start(
+        opts: &'a Options,
+        scratch: &'a Scratch,
+        tcpws: &'a Path,
+    ) -> Result<Bench<'a>, BenchError> {
         let sink = Backend::start(Kind::Sink)?;
         let echo = Backend::start(Kind::Echo)?;
         let once = Backend::start(Kind::Once)?;
@@ -157,11 +129,12 @@ impl<'a> Bench<'a> {
         for t in used {
             eprintln!("starting a {t} server and client 1");
             let dir = scratch.path.join(t.name());
-            deployments.push(Deployment::start(&dir, t, targets, certs.as_ref())?);
+            deployments.push(Deployment::start(tcpws, &dir, t, targets, certs.as_ref())?);
         }
         Ok(Bench {
             opts,
             scratch,
+            tcpws,
             sink,
             echo,
             once,
@@ -242,7 +215,7 @@ impl<'a> Bench<'a> {
         let figure = format!("bulk_{n}");
         let id = figures::id(&figure, t, d);
         let streams = if n == 1 { "stream" } else { "streams" };
-        let what = format!("{n} {streams}, {}", label(t, d));
+        let what = format!("{n} {streams}, {}", figures::path_label(t, d));
         let port = self.port(Kind::Sink, i, d)?;
         let pids = i
             .and_then(|i| self.deployments.get(i))
@@ -281,7 +254,7 @@ impl<'a> Bench<'a> {
     }
 
     fn latency(&mut self, t: Transport, d: Direction, i: Option<usize>) -> Result<(), BenchError> {
-        let what = format!("ping-pong, {}", label(t, d));
+        let what = format!("ping-pong, {}", figures::path_label(t, d));
         let port = self.port(Kind::Echo, i, d)?;
         let rtts = cases::ping_pong(&what, port, self.opts.round_trips, options::MESSAGE_BYTES)
             .map_err(|e| self.explain(i, e))?;
@@ -298,7 +271,7 @@ impl<'a> Bench<'a> {
     }
 
     fn setup(&mut self, t: Transport, d: Direction, i: Option<usize>) -> Result<(), BenchError> {
-        let what = format!("setups, {}", label(t, d));
+        let what = format!("setups, {}", figures::path_label(t, d));
         let port = self.port(Kind::Once, i, d)?;
         let rate = cases::setup(&what, port, self.opts.setups).map_err(|e| self.explain(i, e))?;
         self.samples.add(&figures::id("setup", t, d), rate);
@@ -318,7 +291,7 @@ impl<'a> Bench<'a> {
             hold: Some(hold.port),
         };
         let dir = self.scratch.path.join(format!("memory-{run}"));
-        let mut dep = Deployment::start(&dir, Transport::Ws, targets, None)?;
+        let mut dep = Deployment::start(self.tcpws, &dir, Transport::Ws, targets, None)?;
         thread::sleep(SETTLE);
         let pids = [("server", dep.server.pid()), ("client", dep.client.pid())];
         let mut idle = [0.0; 2];
@@ -392,13 +365,6 @@ impl<'a> Bench<'a> {
             Some(dep) => dep.check_running(),
             None => Ok(()),
         }
-    }
-}
-
-fn label(t: Transport, d: Direction) -> String {
-    match t {
-        Transport::Raw => "raw loopback".into(),
-        t => format!("{t} {}", d.label()),
     }
 }
 

@@ -1,6 +1,6 @@
 //! The tunnel under test: a server and client 1, each a `tcpws run HOME`
-//! process of this very binary, with configs written into a scratch
-//! directory that is removed at the end.
+//! process, with configs written into a scratch directory that is removed
+//! at the end.
 //!
 //! Tunnels, by the side that listens (the connect side dials a backend):
 //! * `up-sink`, `up-echo`, `up-once`, `up-hold` (server listens, client 1
@@ -10,23 +10,23 @@
 //!
 //! The processes are killed on every way out: [`Proc`]'s `Drop` (which
 //! also runs while a panic unwinds), and the parent-death signal of
-//! [`this_program`] for a bench that is itself killed.
+//! [`launch::tied`] for a bench that is itself killed.
 
 use std::fs::File;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use super::backends::Kind;
-use super::certs::CertFiles;
-use super::error::BenchError;
-use super::options::Transport;
+use crate::backends::Kind;
+use crate::certs::CertFiles;
+use crate::error::BenchError;
+use crate::launch;
+use crate::options::Transport;
 
 /// How long the tunnel gets to come up.
 const START_LIMIT: Duration = Duration::from_secs(20);
@@ -60,25 +60,6 @@ impl Direction {
             Direction::ClientListen => "cli-listen",
         }
     }
-}
-
-/// A command running this program (`tcpws`) that the kernel kills when
-/// the bench dies, so no process of the bench outlives a bench killed by
-/// a signal (`Drop` covers every other way out).
-pub fn this_program() -> Result<Command, BenchError> {
-    let exe =
-        std::env::current_exe().map_err(BenchError::io("find this program to start it again"))?;
-    let mut command = Command::new(exe);
-    // SAFETY: prctl is async-signal-safe and touches no memory of ours.
-    unsafe {
-        command.pre_exec(|| {
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-    Ok(command)
 }
 
 /// A directory under the system temp dir, removed when dropped.
@@ -165,7 +146,7 @@ pub struct Proc {
 }
 
 impl Proc {
-    fn start(name: String, home: PathBuf) -> Result<Proc, BenchError> {
+    fn start(tcpws: &Path, name: String, home: PathBuf) -> Result<Proc, BenchError> {
         let output = File::create(home.join("output.log")).map_err(BenchError::io(format!(
             "create {}/output.log",
             home.display()
@@ -173,7 +154,7 @@ impl Proc {
         let errors = output
             .try_clone()
             .map_err(BenchError::io("duplicate a log file"))?;
-        let mut command = this_program()?;
+        let mut command = launch::tied(tcpws);
         command
             .arg("run")
             .arg(&home)
@@ -286,10 +267,11 @@ pub struct Deployment {
 }
 
 impl Deployment {
-    /// Writes the configs under `dir`, starts both processes and waits
-    /// until an echo goes through a tunnel of each direction. `certs` are
-    /// needed for [`Transport::Wss`].
+    /// Writes the configs under `dir`, starts both processes of the
+    /// `tcpws` binary and waits until an echo goes through a tunnel of
+    /// each direction. `certs` are needed for [`Transport::Wss`].
     pub fn start(
+        tcpws: &Path,
         dir: &Path,
         transport: Transport,
         targets: Targets,
@@ -317,7 +299,7 @@ impl Deployment {
                 .map_err(BenchError::io(format!("write {}", path.display())))?;
             homes.push(home);
         }
-        let mut server = Proc::start(format!("{transport} server"), homes[0].clone())?;
+        let mut server = Proc::start(tcpws, format!("{transport} server"), homes[0].clone())?;
         // Client 1 starts once the server listens, so that it connects at
         // its first try instead of logging a refusal and backing off.
         let start = Instant::now();
@@ -333,7 +315,7 @@ impl Deployment {
             }
             thread::sleep(Duration::from_millis(5));
         }
-        let client = Proc::start(format!("{transport} client 1"), homes[1].clone())?;
+        let client = Proc::start(tcpws, format!("{transport} client 1"), homes[1].clone())?;
         let mut d = Deployment {
             transport,
             ports,
@@ -419,8 +401,6 @@ fn configs(
     targets: Targets,
     certs: Option<&CertFiles>,
 ) -> Result<(serde_json::Value, serde_json::Value), BenchError> {
-    let listen = |name: &str, port: u16| json!({"tunnelName": name, "listenBindAddress": "127.0.0.1", "listenPort": port});
-    let connect = |name: &str, port: u16| json!({"tunnelName": name, "connectToHost": "127.0.0.1", "connectToPort": port});
     let logging = json!({"level": "WARNING", "logToStdout": false, "daysToKeep": 1});
     let (scheme, tls) = match transport {
         Transport::Ws => ("http", None),
@@ -446,42 +426,50 @@ fn configs(
         client_dx["mutualTLSTrustedCACertificateBundleFilePath"] =
             c.ca.display().to_string().into();
     }
-    let mut server_listens = vec![
-        listen("up-sink", ports.up_sink),
-        listen("up-echo", ports.up_echo),
-        listen("up-once", ports.up_once),
-    ];
-    let mut client_connects = vec![
-        connect("up-sink", targets.sink),
-        connect("up-echo", targets.echo),
-        connect("up-once", targets.once),
+    // (name, listen port, backend port) of the tunnels of each direction.
+    let mut up = vec![
+        ("up-sink", ports.up_sink, targets.sink),
+        ("up-echo", ports.up_echo, targets.echo),
+        ("up-once", ports.up_once, targets.once),
     ];
     if let Some(hold) = targets.hold {
-        server_listens.push(listen("up-hold", ports.up_hold));
-        client_connects.push(connect("up-hold", hold));
+        up.push(("up-hold", ports.up_hold, hold));
     }
+    let down = [
+        ("down-sink", ports.down_sink, targets.sink),
+        ("down-echo", ports.down_echo, targets.echo),
+        ("down-once", ports.down_once, targets.once),
+    ];
+    let listens = |tunnels: &[(&str, u16, u16)]| -> Vec<serde_json::Value> {
+        tunnels
+            .iter()
+            .map(|&(name, port, _)| {
+                json!({"tunnelName": name, "listenBindAddress": "127.0.0.1", "listenPort": port})
+            })
+            .collect()
+    };
+    let connects = |tunnels: &[(&str, u16, u16)]| -> Vec<serde_json::Value> {
+        tunnels
+            .iter()
+            .map(|&(name, _, port)| {
+                json!({"tunnelName": name, "connectToHost": "127.0.0.1", "connectToPort": port})
+            })
+            .collect()
+    };
     let server = json!({
         "weAreServer": true,
         "dataExchange": server_dx,
         "logging": logging,
-        "tcpTunnelListens": server_listens,
-        "tcpTunnelConnects": [
-            connect("down-sink", targets.sink),
-            connect("down-echo", targets.echo),
-            connect("down-once", targets.once),
-        ],
+        "tcpTunnelListens": listens(&up),
+        "tcpTunnelConnects": connects(&down),
     });
     let client = json!({
         "weAreServer": false,
         "clientId": 1,
         "dataExchange": client_dx,
         "logging": logging,
-        "tcpTunnelListens": [
-            listen("down-sink", ports.down_sink),
-            listen("down-echo", ports.down_echo),
-            listen("down-once", ports.down_once),
-        ],
-        "tcpTunnelConnects": client_connects,
+        "tcpTunnelListens": listens(&down),
+        "tcpTunnelConnects": connects(&up),
     });
     Ok((server, client))
 }
@@ -598,7 +586,7 @@ mod tests {
         assert_eq!(s["logging"]["level"], "WARNING");
         // The configs are valid for tcpws itself.
         for v in [&s, &c] {
-            let (_, warnings) = crate::config::parse(&v.to_string()).unwrap();
+            let (_, warnings) = tcpws::config::parse(&v.to_string()).unwrap();
             assert!(warnings.is_empty(), "{warnings:?}");
         }
         let (s, _) = configs(

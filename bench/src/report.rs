@@ -176,7 +176,7 @@ impl Report {
         let (passed, missed) = self.score();
         json!({
             "bench": "tcpws",
-            "version": env!("CARGO_PKG_VERSION"),
+            "version": tcpws::VERSION,
             "options": self.options,
             "machine": {
                 "cpus": self.cpus,

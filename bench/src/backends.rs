@@ -24,8 +24,8 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
 
-use super::error::BenchError;
-use super::processes::this_program;
+use crate::error::BenchError;
+use crate::launch;
 
 /// What a backend does with its connections.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -99,7 +99,7 @@ impl Drop for Backend {
     }
 }
 
-/// A hold backend in a child process (`tcpws bench --serve-hold`), which
+/// A hold backend in a child process (`tcpws-bench --serve-hold`), which
 /// ends when this value is dropped.
 pub struct HoldProcess {
     pub port: u16,
@@ -108,8 +108,8 @@ pub struct HoldProcess {
 
 impl HoldProcess {
     pub fn start() -> Result<HoldProcess, BenchError> {
-        let mut child = this_program()?
-            .args(["bench", "--serve-hold"])
+        let mut child = launch::this_program()?
+            .arg("--serve-hold")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()
@@ -138,7 +138,7 @@ impl Drop for HoldProcess {
     }
 }
 
-/// The body of `tcpws bench --serve-hold`: a hold backend that prints
+/// The body of `tcpws-bench --serve-hold`: a hold backend that prints
 /// `port N` and serves until its standard input closes.
 pub fn serve_hold() -> Result<(), BenchError> {
     let hold = Backend::start(Kind::Hold)?;

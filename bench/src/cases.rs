@@ -14,7 +14,7 @@ use std::sync::{Arc, PoisonError, RwLock};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use super::error::BenchError;
+use crate::error::BenchError;
 
 /// Bytes per write of a bulk sender.
 const CHUNK: usize = 1 << 20;
@@ -238,8 +238,8 @@ fn describe(e: &io::Error) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::super::backends::{Backend, Kind};
     use super::*;
+    use crate::backends::{Backend, Kind};
 
     #[test]
     fn cases_against_raw_backends() {

@@ -11,6 +11,8 @@ pub enum BenchError {
     Usage(String),
     /// An operating-system limit too low for the cases asked for.
     Limit(String),
+    /// The `tcpws` binary to measure could not be built or found.
+    Build(String),
     /// An I/O failure of the bench itself (`what` it was doing).
     Io { what: String, source: io::Error },
     /// The tunnel misbehaved: a process exited, a stream stalled or lost
@@ -29,9 +31,10 @@ impl BenchError {
 impl fmt::Display for BenchError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            BenchError::Usage(why) | BenchError::Limit(why) | BenchError::Tunnel(why) => {
-                f.write_str(why)
-            }
+            BenchError::Usage(why)
+            | BenchError::Limit(why)
+            | BenchError::Build(why)
+            | BenchError::Tunnel(why) => f.write_str(why),
             BenchError::Io { what, source } => write!(f, "{what}: {source}"),
         }
     }

@@ -36,7 +36,7 @@ impl Snapshot {
         }
         let machine = self.machine.checked_sub(earlier.machine)?;
         let ours = self.ours.checked_sub(earlier.ours)?;
-        let other = machine.saturating_sub(ours) as f64 / super::memory::clock_ticks_per_sec();
+        let other = machine.saturating_sub(ours) as f64 / crate::memory::clock_ticks_per_sec();
         Some(other / secs)
     }
 }

@@ -1,28 +1,21 @@
-//! `tcpws bench --quick --json` runs every case end to end with the real
-//! binary in a few seconds and prints every figure, positive. Targets are
-//! not checked here: a benchmark reports them, a test on a shared CI
-//! machine cannot hold them.
+//! `tcpws-bench --quick --json` runs every case end to end with the real
+//! `tcpws` binary in a few seconds and prints every figure, positive.
+//! Targets are not checked here: a benchmark reports them, a test on a
+//! shared CI machine cannot hold them.
 
 use std::process::Command;
-use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
 #[test]
 fn quick_bench_prints_every_figure() {
-    let start = Instant::now();
-    let out = Command::new(env!("CARGO_BIN_EXE_tcpws"))
-        .args(["bench", "--quick", "--json"])
+    let out = Command::new(env!("CARGO_BIN_EXE_tcpws-bench"))
+        .args(["--quick", "--json"])
         .env_remove("RUST_LOG")
         .output()
-        .expect("run tcpws bench");
+        .expect("run tcpws-bench");
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "tcpws bench failed:\n{stderr}");
-    assert!(
-        start.elapsed() < Duration::from_secs(30),
-        "the quick bench took {:?}",
-        start.elapsed()
-    );
+    assert!(out.status.success(), "tcpws-bench failed:\n{stderr}");
     let json: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
         panic!(
             "stdout is not JSON ({e}):\n{}",
@@ -31,7 +24,10 @@ fn quick_bench_prints_every_figure() {
     });
     assert_eq!(json["bench"], "tcpws");
     assert_eq!(json["options"]["runs"], 1);
-    assert!(json["wall_seconds"].as_f64().unwrap() > 0.0);
+    // The bench's own time, without the build of tcpws that precedes it
+    // under cargo.
+    let wall = json["wall_seconds"].as_f64().unwrap();
+    assert!(wall > 0.0 && wall < 30.0, "the quick bench took {wall} s");
     let rows = json["rows"].as_array().expect("rows");
     let row = |id: &str| -> &Value {
         rows.iter()
@@ -89,16 +85,16 @@ fn quick_bench_prints_every_figure() {
 #[test]
 fn bad_options_exit_2_naming_the_option() {
     for (args, says) in [
-        (&["bench", "--size", "lots"][..], "--size"),
-        (&["bench", "--cases", "ws,tls"][..], "unknown case \"tls\""),
-        (&["bench", "--runs", "0"][..], "--runs"),
-        (&["bench", "--streams", "1"][..], "--streams"),
-        (&["bench", "--bogus"][..], "--bogus"),
+        (&["--size", "lots"][..], "--size"),
+        (&["--cases", "ws,tls"][..], "unknown case \"tls\""),
+        (&["--runs", "0"][..], "--runs"),
+        (&["--streams", "1"][..], "--streams"),
+        (&["--bogus"][..], "--bogus"),
     ] {
-        let out = Command::new(env!("CARGO_BIN_EXE_tcpws"))
+        let out = Command::new(env!("CARGO_BIN_EXE_tcpws-bench"))
             .args(args)
             .output()
-            .expect("run tcpws bench");
+            .expect("run tcpws-bench");
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
         assert!(stderr.contains(says), "{args:?}: {stderr}");

@@ -1,0 +1,196 @@
+//! The `dataExchange` object: the WebSocket link and its tuning.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use super::json::Obj;
+use super::{ConfigError, ServerUrl};
+
+/// The smallest and largest `dataExchange.perConnectionBufferBytes`.
+pub const BUFFER_BYTES: std::ops::RangeInclusive<u64> = 65_536..=1024 * 1024 * 1024;
+
+/// The `dataExchange` settings, with every default filled in.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DataExchange {
+    /// `serverUrl` (default `http://localhost:8080`).
+    pub server_url: ServerUrl,
+    /// `enableMutualTLS` (default false).
+    pub enable_mutual_tls: bool,
+    /// `tlsBundleFilePath`: our key, certificate and chain (PEM).
+    pub tls_bundle: Option<PathBuf>,
+    /// `mutualTLSTrustedCACertificateBundleFilePath`: CAs the peer's certificate must chain to.
+    pub trusted_ca: Option<PathBuf>,
+    /// `mutualTLSTrustedPeerCertificateBundleFilePath`: the peer certificates we accept.
+    pub trusted_peers: Option<PathBuf>,
+    /// `perConnectionBufferBytes` (default 4 MiB, 64 KiB to 1 GiB).
+    pub buffer_bytes: u32,
+    /// `resumeGraceSecs` (default 30).
+    pub resume_grace: Duration,
+    /// `failoverAfterSecs` (default 2, or the resume grace if shorter; at
+    /// most the resume grace): how long the active client's link may be
+    /// down before the server fails over to an online standby.
+    pub failover_after: Duration,
+    /// `keepaliveIntervalSecs` (default 5).
+    pub keepalive_interval: Duration,
+    /// `keepaliveTimeoutSecs` (default 20, longer than the interval).
+    pub keepalive_timeout: Duration,
+    /// `connectTimeoutSecs` (default 10): dialling the server or a connect target.
+    pub connect_timeout: Duration,
+    /// `serverBindAddress` (server only; default `0.0.0.0`): where the server
+    /// listens for WebSockets. The seed listened on every interface at the
+    /// port of `serverUrl`, whatever its host; so do we unless told otherwise.
+    pub server_bind_address: String,
+}
+
+/// Reads the `dataExchange` object (`obj`), adding a warning per unknown key.
+pub(super) fn read(obj: &Obj, warnings: &mut Vec<String>) -> Result<DataExchange, ConfigError> {
+    obj.warn_unknown(
+        &[
+            "serverUrl",
+            "enableMutualTLS",
+            "tlsBundleFilePath",
+            "mutualTLSTrustedCACertificateBundleFilePath",
+            "mutualTLSTrustedPeerCertificateBundleFilePath",
+            "perConnectionBufferBytes",
+            "resumeGraceSecs",
+            "failoverAfterSecs",
+            "keepaliveIntervalSecs",
+            "keepaliveTimeoutSecs",
+            "connectTimeoutSecs",
+            "serverBindAddress",
+        ],
+        warnings,
+    );
+    let url_text = obj.string("serverUrl")?.unwrap_or("http://localhost:8080");
+    let server_url = ServerUrl::parse(url_text)
+        .map_err(|why| ConfigError::key(obj.path_of("serverUrl"), why))?;
+    let path = |key: &str| -> Result<Option<PathBuf>, ConfigError> {
+        match obj.string(key)? {
+            None => Ok(None),
+            Some(p) if !p.is_empty() && p.len() <= 4096 && !p.contains('\0') => {
+                Ok(Some(PathBuf::from(p)))
+            }
+            Some(p) => Err(obj.wrong(
+                key,
+                "a file path (1 to 4096 bytes) or null",
+                &Value::String(p.to_string()),
+            )),
+        }
+    };
+    let buffer_what = format!(
+        "an integer number of bytes from {} to {}",
+        BUFFER_BYTES.start(),
+        BUFFER_BYTES.end()
+    );
+    let buffer_bytes = obj.int(
+        "perConnectionBufferBytes",
+        BUFFER_BYTES,
+        Some(4 * 1024 * 1024),
+        &buffer_what,
+    )?;
+    let keepalive_interval = obj.secs("keepaliveIntervalSecs", Duration::from_secs(5), true)?;
+    let keepalive_timeout = obj.secs("keepaliveTimeoutSecs", Duration::from_secs(20), true)?;
+    if keepalive_timeout <= keepalive_interval {
+        return Err(ConfigError::key(
+            obj.path_of("keepaliveTimeoutSecs"),
+            format!(
+                "expected more seconds than keepaliveIntervalSecs ({}), got {}",
+                keepalive_interval.as_secs_f64(),
+                keepalive_timeout.as_secs_f64()
+            ),
+        ));
+    }
+    let resume_grace = obj.secs("resumeGraceSecs", Duration::from_secs(30), false)?;
+    let failover_after = obj.secs(
+        "failoverAfterSecs",
+        Duration::from_secs(2).min(resume_grace),
+        false,
+    )?;
+    if failover_after > resume_grace {
+        return Err(ConfigError::key(
+            obj.path_of("failoverAfterSecs"),
+            format!(
+                "expected at most resumeGraceSecs ({}) seconds, got {}",
+                resume_grace.as_secs_f64(),
+                failover_after.as_secs_f64()
+            ),
+        ));
+    }
+    Ok(DataExchange {
+        server_url,
+        enable_mutual_tls: obj.bool("enableMutualTLS", false)?,
+        tls_bundle: path("tlsBundleFilePath")?,
+        trusted_ca: path("mutualTLSTrustedCACertificateBundleFilePath")?,
+        trusted_peers: path("mutualTLSTrustedPeerCertificateBundleFilePath")?,
+        buffer_bytes: u32::try_from(buffer_bytes).unwrap_or(u32::MAX),
+        resume_grace,
+        failover_after,
+        keepalive_interval,
+        keepalive_timeout,
+        connect_timeout: obj.secs("connectTimeoutSecs", Duration::from_secs(10), true)?,
+        server_bind_address: match obj.string("serverBindAddress")? {
+            None => "0.0.0.0".to_string(),
+            Some(a) if a.parse::<std::net::IpAddr>().is_ok() => a.to_string(),
+            Some(a) => {
+                return Err(obj.wrong(
+                    "serverBindAddress",
+                    "an IP address such as 0.0.0.0 or 127.0.0.1",
+                    &Value::String(a.to_string()),
+                ))
+            }
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use crate::config::testing::{err, ok};
+
+    #[test]
+    fn seconds_take_integers_and_fractions() {
+        let (c, _) = ok(
+            r#"{"standbySocketCloseDurationSecs": 2.5, "dataExchange": {"resumeGraceSecs": 0}}"#,
+        );
+        assert_eq!(c.standby_close, Duration::from_millis(2500));
+        assert_eq!(c.data_exchange.resume_grace, Duration::ZERO);
+        assert_eq!(
+            c.data_exchange.failover_after,
+            Duration::ZERO,
+            "the failover delay defaults to at most the grace"
+        );
+        assert!(
+            err(r#"{"dataExchange": {"resumeGraceSecs": 5, "failoverAfterSecs": 6}}"#).starts_with(
+                "dataExchange.failoverAfterSecs: expected at most resumeGraceSecs (5)"
+            )
+        );
+        let (c, _) = ok(r#"{"dataExchange": {"failoverAfterSecs": 0.5}}"#);
+        assert_eq!(c.data_exchange.failover_after, Duration::from_millis(500));
+        assert!(err(r#"{"dataExchange": {"keepaliveIntervalSecs": 0}}"#).contains("above 0"));
+        assert_eq!(
+            err(r#"{"dataExchange": {"keepaliveIntervalSecs": 10, "keepaliveTimeoutSecs": 10}}"#),
+            "dataExchange.keepaliveTimeoutSecs: expected more seconds than keepaliveIntervalSecs (10), got 10"
+        );
+    }
+
+    #[test]
+    fn bad_url_scheme_is_an_error() {
+        let e = err(r#"{"dataExchange": {"serverUrl": "ftp://localhost:8080"}}"#);
+        assert!(
+            e.starts_with("dataExchange.serverUrl: expected a URL"),
+            "{e}"
+        );
+        assert!(e.contains("\"ftp\""), "{e}");
+        let (c, _) = ok(r#"{"dataExchange": {"serverUrl": "wss://example.org/tunnel"}}"#);
+        assert_eq!(
+            (
+                c.data_exchange.server_url.port,
+                c.data_exchange.server_url.tls()
+            ),
+            (443, true)
+        );
+    }
+}

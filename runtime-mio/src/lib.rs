@@ -22,26 +22,18 @@
 //! }
 //! ```
 
-mod closing;
-mod conn;
-mod dial;
 mod error;
+mod event_loop;
 mod fd_limit;
-mod fd_reserve;
 mod handle;
-mod http;
-mod incoming;
 mod link;
-mod link_stream;
-mod listener;
 mod node;
-mod resolver;
+mod server_port;
 mod settings;
 mod signals;
-mod timers;
+mod tcp;
 mod tls;
-mod transport;
-mod ws_frame;
+mod tunnel;
 
 pub use error::RuntimeError;
 pub use fd_limit::{raise_fd_limit, FdLimit};

@@ -5,15 +5,17 @@
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use mio::net::TcpStream;
 use mio::Token;
 use tungstenite::Error as WsError;
 
-use crate::link::Ws;
-use crate::transport::Transport;
+use crate::link::link_stream::Ws;
+use crate::link::transport::Transport;
 
+/// How long a finished socket may spend flushing and waiting for the peer's FIN.
+pub(crate) const CLOSE_LINGER: Duration = Duration::from_secs(2);
 /// Most bytes discarded while waiting for the peer's FIN.
 const MAX_DRAIN: usize = 1024 * 1024;
 

@@ -9,8 +9,8 @@ use std::time::Instant;
 
 use mio::net::TcpStream;
 
-use crate::http::{self, HeadError, RequestHead, MAX_HEAD};
-use crate::transport::{self, Handshake, Transport};
+use crate::link::transport::{self, Handshake, Transport};
+use crate::server_port::http::{self, HeadError, RequestHead, MAX_HEAD};
 
 enum State {
     TlsHandshake,

@@ -9,7 +9,14 @@ use mio::net::TcpStream;
 use mio::Token;
 use tcpws_protocol::TunnelId;
 
-use crate::dial::Fallback;
+use crate::tcp::dial::Fallback;
+
+/// A dial waiting for its target's name to resolve.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Resolving {
+    pub(crate) tunnel: TunnelId,
+    pub(crate) deadline: Instant,
+}
 
 /// Whether the socket is usable yet.
 #[derive(Debug)]

@@ -1,0 +1,156 @@
+//! The rustls server and client configs a node's TLS settings call for.
+
+use std::sync::Arc;
+
+use log::{debug, info, warn};
+use rustls::client::WebPkiServerVerifier;
+use rustls::crypto::CryptoProvider;
+use rustls::server::danger::ClientCertVerifier;
+use rustls::server::WebPkiClientVerifier;
+use rustls::{ClientConfig, ServerConfig};
+use rustls_pki_types::ServerName;
+
+use crate::error::RuntimeError;
+use crate::settings::TlsSettings;
+use crate::tls::files::{load_identity, load_roots, system_roots, tls_error};
+use crate::tls::own_certificate::{check_own_certificate, Purpose};
+use crate::tls::pinned::{PinnedClientVerifier, PinnedServerVerifier, Pins};
+use crate::tls::{ClientTls, TLS_BUNDLE_KEY, TRUSTED_CA_KEY, TRUSTED_PEERS_KEY};
+
+pub(crate) fn server_config(
+    tls: &TlsSettings,
+    provider: &Arc<CryptoProvider>,
+) -> Result<ServerConfig, RuntimeError> {
+    let bundle = tls.bundle.as_deref().ok_or_else(|| {
+        RuntimeError::Settings(format!(
+            "a TLS server (https or wss serverUrl) needs {TLS_BUNDLE_KEY}: its key and certificate"
+        ))
+    })?;
+    let identity = load_identity(bundle, provider)?;
+    check_own_certificate(&identity, Purpose::Server, provider)
+        .map_err(|why| tls_error(TLS_BUNDLE_KEY, bundle, why))?;
+    let builder = ServerConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| RuntimeError::Settings(format!("TLS protocol versions: {e}")))?;
+    let builder = if tls.mutual {
+        let ca = tls.trusted_ca.as_deref().ok_or_else(|| {
+            RuntimeError::Settings(format!(
+                "mutual TLS needs {TRUSTED_CA_KEY}: the CA certificates of the clients"
+            ))
+        })?;
+        let roots = load_roots(TRUSTED_CA_KEY, ca)?;
+        let inner = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+            .build()
+            .map_err(|e| tls_error(TRUSTED_CA_KEY, ca, e.to_string()))?;
+        let verifier: Arc<dyn ClientCertVerifier> = match tls.trusted_peers.as_deref() {
+            Some(peers) => Arc::new(PinnedClientVerifier {
+                inner,
+                pins: Pins::load(peers)?,
+            }),
+            None => {
+                warn!(
+                    "mutual TLS without {TRUSTED_PEERS_KEY}: any client certificate issued by {} is accepted",
+                    ca.display()
+                );
+                inner
+            }
+        };
+        info!(
+            "TLS on, with mutual TLS: clients must present a certificate issued by {}{}",
+            ca.display(),
+            tls.trusted_peers
+                .as_deref()
+                .map(|p| format!(" and listed in {}", p.display()))
+                .unwrap_or_default()
+        );
+        builder.with_client_cert_verifier(verifier)
+    } else {
+        info!("TLS on (server certificate from {})", bundle.display());
+        builder.with_no_client_auth()
+    };
+    builder
+        .with_single_cert(identity.chain, identity.key)
+        .map_err(|e| {
+            tls_error(
+                TLS_BUNDLE_KEY,
+                bundle,
+                format!("rustls refused the key and certificate: {e}"),
+            )
+        })
+}
+
+pub(crate) fn client_config(
+    tls: &TlsSettings,
+    host: &str,
+    provider: &Arc<CryptoProvider>,
+) -> Result<ClientTls, RuntimeError> {
+    let name = ServerName::try_from(host.to_string()).map_err(|_| {
+        RuntimeError::Settings(format!(
+            "the serverUrl host {host:?} cannot be checked against a TLS certificate: \
+             it is neither a DNS name nor an IP address"
+        ))
+    })?;
+    let (roots, roots_from) = match tls.trusted_ca.as_deref() {
+        Some(ca) => (load_roots(TRUSTED_CA_KEY, ca)?, ca.display().to_string()),
+        None => (system_roots()?, "the system trust store".to_string()),
+    };
+    let inner = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+        .build()
+        .map_err(|e| {
+            RuntimeError::Settings(format!("cannot verify servers with {roots_from}: {e}"))
+        })?;
+    let builder = ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| RuntimeError::Settings(format!("TLS protocol versions: {e}")))?;
+    let config = if tls.mutual {
+        let builder = match tls.trusted_peers.as_deref() {
+            Some(peers) => builder
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(PinnedServerVerifier {
+                    inner,
+                    pins: Pins::load(peers)?,
+                })),
+            None => {
+                warn!(
+                    "mutual TLS without {TRUSTED_PEERS_KEY}: any server certificate issued by {roots_from} for {host} is accepted"
+                );
+                builder.with_webpki_verifier(inner)
+            }
+        };
+        let bundle = tls.bundle.as_deref().ok_or_else(|| {
+            RuntimeError::Settings(format!(
+                "mutual TLS needs {TLS_BUNDLE_KEY}: the client's key and certificate"
+            ))
+        })?;
+        let identity = load_identity(bundle, provider)?;
+        check_own_certificate(&identity, Purpose::Client, provider)
+            .map_err(|why| tls_error(TLS_BUNDLE_KEY, bundle, why))?;
+        info!(
+            "TLS on, with mutual TLS: the server at {host} must present a certificate issued by {roots_from}{}; ours comes from {}",
+            tls.trusted_peers
+                .as_deref()
+                .map(|p| format!(" and listed in {}", p.display()))
+                .unwrap_or_default(),
+            bundle.display()
+        );
+        builder
+            .with_client_auth_cert(identity.chain, identity.key)
+            .map_err(|e| {
+                tls_error(
+                    TLS_BUNDLE_KEY,
+                    bundle,
+                    format!("rustls refused the key and certificate: {e}"),
+                )
+            })?
+    } else {
+        if tls.bundle.is_some() {
+            debug!("{TLS_BUNDLE_KEY} is not sent to the server without mutual TLS");
+        }
+        info!("TLS on: the server at {host} must present a certificate issued by {roots_from}");
+        builder.with_webpki_verifier(inner).with_no_client_auth()
+    };
+    Ok(ClientTls {
+        config: Arc::new(config),
+        name,
+    })
+}

@@ -14,8 +14,11 @@ use crate::event_loop::{EventLoop, Owner};
 use crate::link::closing::{Closing, CLOSE_LINGER};
 use crate::link::transport::Transport;
 use crate::link::websocket::Link;
-use crate::server_port::http::{self, HeadError, Route};
 use crate::server_port::incoming::{self, Incoming};
+use crate::server_port::metrics::render_metrics;
+use crate::server_port::request_head::HeadError;
+use crate::server_port::response::{error_response, healthz_body, response, upgrade_response};
+use crate::server_port::routing::{route, Route};
 use crate::tcp::fd_reserve::FdReserve;
 use crate::tcp::listen;
 use crate::tls::TlsContext;
@@ -155,10 +158,8 @@ impl EventLoop {
                     // Nothing was read, so a plain answer reaches a plain client.
                     let (transport, _) = inc.into_parts();
                     let plain = Transport::Plain(transport.into_tcp());
-                    let out = http::error_response(
-                        400,
-                        "this port speaks TLS: use an https:// or wss:// URL",
-                    );
+                    let out =
+                        error_response(400, "this port speaks TLS: use an https:// or wss:// URL");
                     self.owners.insert(token, Owner::Closing);
                     let closing = Closing::responding(token, peer, plain, out, now + CLOSE_LINGER);
                     self.add_closing(closing);
@@ -170,15 +171,15 @@ impl EventLoop {
                         HeadError::Malformed(_) => 400,
                     };
                     warn!("refused a connection from {peer} on the server port: {err}");
-                    self.respond(token, http::error_response(status, &err.to_string()), now);
+                    self.respond(token, error_response(status, &err.to_string()), now);
                     return;
                 }
                 incoming::Step::Head(head, leftover) => {
-                    match http::route(&head, self.settings.server.ws_path()) {
+                    match route(&head, self.settings.server.ws_path()) {
                         Route::Health => {
                             debug!("GET /healthz from {peer}");
-                            let body = http::healthz_body(&self.status());
-                            let out = http::response(200, "text/plain; charset=utf-8", &body);
+                            let body = healthz_body(&self.status());
+                            let out = response(200, "text/plain; charset=utf-8", &body);
                             self.respond(token, out, now);
                             return;
                         }
@@ -190,12 +191,9 @@ impl EventLoop {
                                 .iter()
                                 .map(|l| l.name.clone())
                                 .collect();
-                            let body = http::render_metrics(&self.status(), &names);
-                            let out = http::response(
-                                200,
-                                "text/plain; version=0.0.4; charset=utf-8",
-                                &body,
-                            );
+                            let body = render_metrics(&self.status(), &names);
+                            let out =
+                                response(200, "text/plain; version=0.0.4; charset=utf-8", &body);
                             self.respond(token, out, now);
                             return;
                         }
@@ -204,16 +202,16 @@ impl EventLoop {
                                 "refused {} {} from {peer}: {status} {why}",
                                 head.method, head.target
                             );
-                            self.respond(token, http::error_response(status, &why), now);
+                            self.respond(token, error_response(status, &why), now);
                             return;
                         }
                         Route::Upgrade { .. } if self.shutting_down => {
-                            let out = http::error_response(503, "the server is shutting down");
+                            let out = error_response(503, "the server is shutting down");
                             self.respond(token, out, now);
                             return;
                         }
                         Route::Upgrade { key } => {
-                            inc.start_upgrade(http::upgrade_response(&key), leftover);
+                            inc.start_upgrade(upgrade_response(&key), leftover);
                         }
                     }
                 }
@@ -264,7 +262,7 @@ impl EventLoop {
                     "refused a connection from {peer} on the server port: no request within {}s",
                     HEAD_TIMEOUT.as_secs()
                 );
-                let out = http::error_response(408, "no complete request head in time");
+                let out = error_response(408, "no complete request head in time");
                 self.respond(token, out, now);
             }
             incoming::Phase::Upgrading => {

@@ -3,5 +3,8 @@
 //! upgrade that makes a link. `accept` is the event loop's handling of it.
 
 pub(crate) mod accept;
-pub(crate) mod http;
 pub(crate) mod incoming;
+pub(crate) mod metrics;
+pub(crate) mod request_head;
+pub(crate) mod response;
+pub(crate) mod routing;

@@ -14,7 +14,7 @@ use crate::error::RuntimeError;
 use crate::settings::TlsSettings;
 use crate::tls::files::{load_identity, load_roots, system_roots, tls_error};
 use crate::tls::own_certificate::{check_own_certificate, Purpose};
-use crate::tls::pinned::{PinnedClientVerifier, PinnedServerVerifier, Pins};
+use crate::tls::pinned::{Pinned, Pins};
 use crate::tls::{ClientTls, TLS_BUNDLE_KEY, TRUSTED_CA_KEY, TRUSTED_PEERS_KEY};
 
 pub(crate) fn server_config(
@@ -43,10 +43,7 @@ pub(crate) fn server_config(
             .build()
             .map_err(|e| tls_error(TRUSTED_CA_KEY, ca, e.to_string()))?;
         let verifier: Arc<dyn ClientCertVerifier> = match tls.trusted_peers.as_deref() {
-            Some(peers) => Arc::new(PinnedClientVerifier {
-                inner,
-                pins: Pins::load(peers)?,
-            }),
+            Some(peers) => Arc::new(Pinned::new(inner, Pins::load(peers)?)),
             None => {
                 warn!(
                     "mutual TLS without {TRUSTED_PEERS_KEY}: any client certificate issued by {} is accepted",
@@ -106,10 +103,7 @@ pub(crate) fn client_config(
         let builder = match tls.trusted_peers.as_deref() {
             Some(peers) => builder
                 .dangerous()
-                .with_custom_certificate_verifier(Arc::new(PinnedServerVerifier {
-                    inner,
-                    pins: Pins::load(peers)?,
-                })),
+                .with_custom_certificate_verifier(Arc::new(Pinned::new(inner, Pins::load(peers)?))),
             None => {
                 warn!(
                     "mutual TLS without {TRUSTED_PEERS_KEY}: any server certificate issued by {roots_from} for {host} is accepted"

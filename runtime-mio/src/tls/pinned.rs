@@ -68,15 +68,63 @@ impl fmt::Display for NotPinned {
 
 impl std::error::Error for NotPinned {}
 
-/// rustls's WebPKI server verification (chain, validity, usage, name), then
-/// the pin. Signatures are rustls's to check.
+/// A rustls WebPKI verifier of the peer (`V`, a server or a client
+/// verifier), then the pin: the peer is accepted only when both agree.
+/// Handshake signatures are the inner verifier's to check.
 #[derive(Debug)]
-pub(crate) struct PinnedServerVerifier {
-    pub(crate) inner: Arc<WebPkiServerVerifier>,
-    pub(crate) pins: Pins,
+pub(crate) struct Pinned<V: ?Sized> {
+    inner: Arc<V>,
+    pins: Pins,
 }
 
-impl ServerCertVerifier for PinnedServerVerifier {
+impl<V: ?Sized> Pinned<V> {
+    pub(crate) fn new(inner: Arc<V>, pins: Pins) -> Pinned<V> {
+        Pinned { inner, pins }
+    }
+
+    /// The inner verifier's verdict, kept only if `end_entity` is pinned too.
+    fn pinned<T>(
+        &self,
+        verified: Result<T, TlsError>,
+        end_entity: &CertificateDer<'_>,
+        peer: &'static str,
+    ) -> Result<T, TlsError> {
+        let verified = verified?;
+        self.pins.check(end_entity, peer)?;
+        Ok(verified)
+    }
+}
+
+/// The signature methods both verifier traits declare, handed to `inner`;
+/// a macro because they belong to two different traits.
+macro_rules! signatures_by_inner {
+    () => {
+        fn verify_tls12_signature(
+            &self,
+            message: &[u8],
+            cert: &CertificateDer<'_>,
+            dss: &DigitallySignedStruct,
+        ) -> Result<HandshakeSignatureValid, TlsError> {
+            self.inner.verify_tls12_signature(message, cert, dss)
+        }
+
+        fn verify_tls13_signature(
+            &self,
+            message: &[u8],
+            cert: &CertificateDer<'_>,
+            dss: &DigitallySignedStruct,
+        ) -> Result<HandshakeSignatureValid, TlsError> {
+            self.inner.verify_tls13_signature(message, cert, dss)
+        }
+
+        fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+            self.inner.supported_verify_schemes()
+        }
+    };
+}
+
+/// A client's check of the server: chain, validity, usage and name, then the pin.
+impl ServerCertVerifier for Pinned<WebPkiServerVerifier> {
     fn verify_server_cert(
         &self,
         end_entity: &CertificateDer<'_>,
@@ -91,43 +139,15 @@ impl ServerCertVerifier for PinnedServerVerifier {
             server_name,
             ocsp_response,
             now,
-        )?;
-        self.pins.check(end_entity, "server")?;
-        Ok(verified)
+        );
+        self.pinned(verified, end_entity, "server")
     }
 
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, TlsError> {
-        self.inner.verify_tls12_signature(message, cert, dss)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, TlsError> {
-        self.inner.verify_tls13_signature(message, cert, dss)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.inner.supported_verify_schemes()
-    }
+    signatures_by_inner!();
 }
 
-/// rustls's WebPKI client verification (chain, validity, usage), then the
-/// pin. Signatures are rustls's to check.
-#[derive(Debug)]
-pub(crate) struct PinnedClientVerifier {
-    pub(crate) inner: Arc<dyn ClientCertVerifier>,
-    pub(crate) pins: Pins,
-}
-
-impl ClientCertVerifier for PinnedClientVerifier {
+/// A server's check of a client: chain, validity and usage, then the pin.
+impl ClientCertVerifier for Pinned<dyn ClientCertVerifier> {
     fn offer_client_auth(&self) -> bool {
         self.inner.offer_client_auth()
     }
@@ -148,32 +168,11 @@ impl ClientCertVerifier for PinnedClientVerifier {
     ) -> Result<ClientCertVerified, TlsError> {
         let verified = self
             .inner
-            .verify_client_cert(end_entity, intermediates, now)?;
-        self.pins.check(end_entity, "client")?;
-        Ok(verified)
+            .verify_client_cert(end_entity, intermediates, now);
+        self.pinned(verified, end_entity, "client")
     }
 
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, TlsError> {
-        self.inner.verify_tls12_signature(message, cert, dss)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, TlsError> {
-        self.inner.verify_tls13_signature(message, cert, dss)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.inner.supported_verify_schemes()
-    }
+    signatures_by_inner!();
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! The public node: checks its settings, builds the event loop and runs it.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -9,6 +9,7 @@ use mio::{Poll, Waker};
 use tcpws_protocol::{Endpoint, Role};
 
 use crate::error::RuntimeError;
+use crate::event_loop::ready::ReadyQueue;
 use crate::event_loop::timers::Timers;
 use crate::event_loop::{EventLoop, SCRATCH, WAKER};
 use crate::handle::{NodeHandle, Shared};
@@ -64,7 +65,7 @@ impl Node {
             closing: HashMap::new(),
             conns: HashMap::new(),
             listeners,
-            ready: VecDeque::new(),
+            ready: ReadyQueue::default(),
             timers: Timers::default(),
             scratch: vec![0; SCRATCH],
             tx_buf: Vec::new(),
@@ -105,40 +106,26 @@ impl Node {
 
 /// The tunnel lists must match the protocol's, index for index.
 fn check_tunnels(settings: &NodeSettings) -> Result<(), RuntimeError> {
-    let lists = [
-        (
-            "listen",
-            settings
-                .listens
-                .iter()
-                .map(|l| l.name.as_str())
-                .collect::<Vec<_>>(),
-            &settings.protocol.listens,
-        ),
-        (
-            "connect",
-            settings
-                .connects
-                .iter()
-                .map(|c| c.name.as_str())
-                .collect::<Vec<_>>(),
-            &settings.protocol.connects,
-        ),
-    ];
-    for (kind, ours, protocol) in lists {
-        if ours.len() != protocol.len() {
+    let listens = settings.listens.iter().map(|l| l.name.as_str()).collect();
+    check_names("listen", listens, &settings.protocol.listens)?;
+    let connects = settings.connects.iter().map(|c| c.name.as_str()).collect();
+    check_names("connect", connects, &settings.protocol.connects)
+}
+
+/// Our `kind` tunnel names against the protocol config's.
+fn check_names(kind: &str, ours: Vec<&str>, protocol: &[String]) -> Result<(), RuntimeError> {
+    if ours.len() != protocol.len() {
+        return Err(RuntimeError::Settings(format!(
+            "{} {kind} tunnels given but the protocol config has {}",
+            ours.len(),
+            protocol.len()
+        )));
+    }
+    for (i, (a, b)) in ours.iter().zip(protocol).enumerate() {
+        if a != b {
             return Err(RuntimeError::Settings(format!(
-                "{} {kind} tunnels given but the protocol config has {}",
-                ours.len(),
-                protocol.len()
+                "{kind} tunnel {i} is named {a:?} but the protocol config calls it {b:?}"
             )));
-        }
-        for (i, (a, b)) in ours.iter().zip(protocol).enumerate() {
-            if a != b {
-                return Err(RuntimeError::Settings(format!(
-                    "{kind} tunnel {i} is named {a:?} but the protocol config calls it {b:?}"
-                )));
-            }
         }
     }
     Ok(())

@@ -7,9 +7,10 @@
 //! queue, one read per turn, so every `handle_*` call is followed by a full
 //! drain and busy connections take turns.
 
+pub(crate) mod ready;
 pub(crate) mod timers;
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap};
 use std::io;
 use std::time::{Duration, Instant};
 
@@ -32,6 +33,7 @@ use crate::tls::TlsContext;
 use crate::tunnel::conn::{Conn, Resolving};
 use crate::tunnel::listener::TunnelListener;
 use crate::tunnel::resolver::Resolver;
+use ready::{Ready, ReadyQueue};
 use timers::{Deadline, Timers};
 
 /// The waker's token; sockets get tokens from 1 up, never reused.
@@ -59,13 +61,6 @@ pub(crate) enum Owner {
     Conn(ConnId),
 }
 
-/// A socket waiting for its turn to read.
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum Ready {
-    Link(LinkId),
-    Conn(ConnId),
-}
-
 /// Everything the loop owns. Methods that feed the endpoint come in two
 /// kinds: event handlers, which finish with [`EventLoop::pump`], and actions
 /// run from inside `pump` (via [`EventLoop::act`]), which never call it.
@@ -83,7 +78,7 @@ pub(crate) struct EventLoop {
     pub(crate) closing: HashMap<Token, Closing>,
     pub(crate) conns: HashMap<ConnId, Conn>,
     pub(crate) listeners: Vec<TunnelListener>,
-    pub(crate) ready: VecDeque<Ready>,
+    pub(crate) ready: ReadyQueue,
     pub(crate) timers: Timers,
     pub(crate) scratch: Vec<u8>,
     pub(crate) tx_buf: Vec<u8>,
@@ -228,7 +223,7 @@ impl EventLoop {
                 break;
             }
             turns += 1;
-            match self.ready.pop_front() {
+            match self.ready.pop() {
                 Some(Ready::Conn(id)) => self.read_conn_once(id, now),
                 Some(Ready::Link(id)) => self.read_link_once(id, now),
                 None => break,

@@ -53,12 +53,7 @@ pub(crate) struct Closing {
 impl Closing {
     /// A WebSocket whose close frame (if any) is queued in tungstenite.
     pub(crate) fn flushing(token: Token, peer: SocketAddr, ws: Ws, deadline: Instant) -> Closing {
-        Closing {
-            token,
-            peer,
-            deadline,
-            phase: Some(Phase::FlushWs(Box::new(ws))),
-        }
+        Closing::new(token, peer, deadline, Phase::FlushWs(Box::new(ws)))
     }
 
     /// A connection that must first write `out`.
@@ -69,16 +64,12 @@ impl Closing {
         out: Vec<u8>,
         deadline: Instant,
     ) -> Closing {
-        Closing {
-            token,
-            peer,
-            deadline,
-            phase: Some(Phase::Write {
-                stream,
-                out,
-                pos: 0,
-            }),
-        }
+        let phase = Phase::Write {
+            stream,
+            out,
+            pos: 0,
+        };
+        Closing::new(token, peer, deadline, phase)
     }
 
     /// A TLS connection that failed: its queued alert goes out, then FIN.
@@ -88,11 +79,15 @@ impl Closing {
         stream: Transport,
         deadline: Instant,
     ) -> Closing {
+        Closing::new(token, peer, deadline, Phase::FlushTls(stream))
+    }
+
+    fn new(token: Token, peer: SocketAddr, deadline: Instant, phase: Phase) -> Closing {
         Closing {
             token,
             peer,
             deadline,
-            phase: Some(Phase::FlushTls(stream)),
+            phase: Some(phase),
         }
     }
 

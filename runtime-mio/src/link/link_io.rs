@@ -7,17 +7,15 @@ use log::{info, trace, warn};
 use tcpws_protocol::LinkId;
 use tungstenite::protocol::frame::coding::CloseCode;
 
-use crate::event_loop::{EventLoop, Ready};
+use crate::event_loop::ready::Ready;
+use crate::event_loop::EventLoop;
 use crate::link::closing::CLOSE_LINGER;
 use crate::link::websocket::LinkRead;
 
 impl EventLoop {
     pub(crate) fn queue_link(&mut self, id: LinkId) {
         if let Some(link) = self.links.get_mut(&id) {
-            if !link.queued {
-                link.queued = true;
-                self.ready.push_back(Ready::Link(id));
-            }
+            self.ready.push(Ready::Link(id), &mut link.queued);
         }
     }
 

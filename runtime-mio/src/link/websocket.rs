@@ -266,6 +266,69 @@ mod tests {
         buf
     }
 
+    /// The `i`th test message: 64 KiB, numbered, so a lost, torn or
+    /// reordered message shows.
+    fn message(i: u32) -> Vec<u8> {
+        let mut m = vec![(i % 251) as u8; 64 * 1024];
+        m[..4].copy_from_slice(&i.to_be_bytes());
+        m
+    }
+
+    /// Our non-blocking end of a loopback connection, registered with `poll`
+    /// for `interest` under token 1, its address, and the peer's end.
+    fn connected(
+        poll: &mio::Poll,
+        interest: mio::Interest,
+    ) -> (TcpStream, SocketAddr, std::net::TcpStream) {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let peer = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (ours, addr) = listener.accept().unwrap();
+        ours.set_nonblocking(true).unwrap();
+        let mut ours = TcpStream::from_std(ours);
+        poll.registry()
+            .register(&mut ours, Token(1), interest)
+            .unwrap();
+        (ours, addr, peer)
+    }
+
+    /// Sends numbered messages until the link reports a full socket; returns
+    /// how many went.
+    fn send_until_blocked(link: &mut Link) -> u32 {
+        let mut sent = 0u32;
+        while link.ready_to_send().unwrap() {
+            assert!(sent < 10_000, "the socket never filled up");
+            link.send(&mut framed(&message(sent))).unwrap();
+            sent += 1;
+        }
+        sent
+    }
+
+    /// Flushes on every wakeup of `poll` while `busy` says bytes wait.
+    fn flush_while(
+        link: &mut Link,
+        poll: &mut mio::Poll,
+        deadline: Instant,
+        busy: fn(&Link) -> bool,
+    ) {
+        let mut events = mio::Events::with_capacity(8);
+        while busy(link) {
+            assert!(Instant::now() < deadline, "never became writable");
+            poll.poll(&mut events, Some(Duration::from_millis(100)))
+                .unwrap();
+            link.flush().unwrap();
+        }
+    }
+
+    /// Reads `count` messages and checks each is the numbered one.
+    fn expect_messages<S: io::Read + io::Write>(peer: &mut WebSocket<S>, count: u32) {
+        for i in 0..count {
+            match peer.read().unwrap() {
+                Message::Binary(b) => assert_eq!(&b[..], &message(i)[..], "message {i}"),
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+    }
+
     #[test]
     fn truncate_keeps_char_boundaries() {
         assert_eq!(truncate("short", 123), "short");
@@ -280,49 +343,21 @@ mod tests {
     /// arrives whole and in order (masked, as a client sends them).
     #[test]
     fn blocked_link_resumes_after_writable_and_loses_nothing() {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let peer_std = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-        let (ours, addr) = listener.accept().unwrap();
-        ours.set_nonblocking(true).unwrap();
-        let mut ours = TcpStream::from_std(ours);
         let mut poll = mio::Poll::new().unwrap();
-        poll.registry()
-            .register(&mut ours, Token(1), mio::Interest::WRITABLE)
-            .unwrap();
+        let (ours, addr, peer_std) = connected(&poll, mio::Interest::WRITABLE);
         let stream = LinkStream::new(Transport::Plain(ours));
         let ws = WebSocket::from_raw_socket(stream, WsRole::Client, Some(ws_config()));
         let mut link = Link::new(Token(1), addr, ws, true);
 
-        let message = |i: u32| -> Vec<u8> {
-            let mut m = vec![(i % 251) as u8; 64 * 1024];
-            m[..4].copy_from_slice(&i.to_be_bytes());
-            m
-        };
-        let mut sent = 0u32;
-        while link.ready_to_send().unwrap() {
-            assert!(sent < 10_000, "the socket never filled up");
-            link.send(&mut framed(&message(sent))).unwrap();
-            sent += 1;
-        }
+        let sent = send_until_blocked(&mut link);
 
         let reader = std::thread::spawn(move || {
             let mut peer = WebSocket::from_raw_socket(peer_std, WsRole::Server, Some(ws_config()));
-            for i in 0..sent {
-                match peer.read().unwrap() {
-                    Message::Binary(b) => assert_eq!(&b[..], &message(i)[..], "message {i}"),
-                    other => panic!("unexpected {other:?}"),
-                }
-            }
+            expect_messages(&mut peer, sent);
         });
 
-        let mut events = mio::Events::with_capacity(8);
         let deadline = Instant::now() + Duration::from_secs(20);
-        while link.blocked {
-            assert!(Instant::now() < deadline, "never became writable");
-            poll.poll(&mut events, Some(Duration::from_millis(100)))
-                .unwrap();
-            link.flush().unwrap();
-        }
+        flush_while(&mut link, &mut poll, deadline, |link| link.blocked);
         reader.join().unwrap();
     }
 
@@ -356,26 +391,11 @@ mod tests {
             .with_root_certificates(roots)
             .with_no_client_auth();
 
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let peer_std = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-        let (ours, addr) = listener.accept().unwrap();
-        ours.set_nonblocking(true).unwrap();
-        let mut ours = TcpStream::from_std(ours);
         let mut poll = mio::Poll::new().unwrap();
-        poll.registry()
-            .register(
-                &mut ours,
-                Token(1),
-                mio::Interest::READABLE | mio::Interest::WRITABLE,
-            )
-            .unwrap();
+        let interest = mio::Interest::READABLE | mio::Interest::WRITABLE;
+        let (ours, addr, peer_std) = connected(&poll, interest);
         let mut transport = Transport::server(ours, &Arc::new(server_config)).unwrap();
 
-        let message = |i: u32| -> Vec<u8> {
-            let mut m = vec![(i % 251) as u8; 64 * 1024];
-            m[..4].copy_from_slice(&i.to_be_bytes());
-            m
-        };
         let (count_tx, count_rx) = std::sync::mpsc::channel::<u32>();
         let reader = std::thread::spawn(move || {
             let name = rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap();
@@ -388,12 +408,7 @@ mod tests {
             }
             let sent = count_rx.recv().unwrap();
             let mut peer = WebSocket::from_raw_socket(tls, WsRole::Client, Some(ws_config()));
-            for i in 0..sent {
-                match peer.read().unwrap() {
-                    Message::Binary(b) => assert_eq!(&b[..], &message(i)[..], "message {i}"),
-                    other => panic!("unexpected {other:?}"),
-                }
-            }
+            expect_messages(&mut peer, sent);
         });
 
         let mut events = mio::Events::with_capacity(8);
@@ -411,19 +426,11 @@ mod tests {
         let stream = LinkStream::new(transport);
         let ws = WebSocket::from_raw_socket(stream, WsRole::Server, Some(ws_config()));
         let mut link = Link::new(Token(1), addr, ws, false);
-        let mut sent = 0u32;
-        while link.ready_to_send().unwrap() {
-            assert!(sent < 10_000, "the socket never filled up");
-            link.send(&mut framed(&message(sent))).unwrap();
-            sent += 1;
-        }
+        let sent = send_until_blocked(&mut link);
         count_tx.send(sent).unwrap();
-        while link.blocked || link.wants_write() {
-            assert!(Instant::now() < deadline, "never became writable");
-            poll.poll(&mut events, Some(Duration::from_millis(100)))
-                .unwrap();
-            link.flush().unwrap();
-        }
+        flush_while(&mut link, &mut poll, deadline, |link| {
+            link.blocked || link.wants_write()
+        });
         reader.join().unwrap();
     }
 }

@@ -71,10 +71,7 @@ fn route_upgrade(head: &RequestHead) -> Route {
 mod tests {
     use super::*;
     use crate::server_port::request_head::parse_head;
-
-    const UPGRADE: &[u8] = b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n\
-        Connection: keep-alive, Upgrade\r\nSec-WebSocket-Version: 13\r\n\
-        Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n";
+    use crate::server_port::request_head::tests::UPGRADE;
 
     #[test]
     fn routes_upgrade_health_metrics_and_the_rest() {

@@ -1,5 +1,6 @@
 //! The rustls server and client configs a node's TLS settings call for.
 
+use std::path::Path;
 use std::sync::Arc;
 
 use log::{debug, info, warn};
@@ -7,12 +8,12 @@ use rustls::client::WebPkiServerVerifier;
 use rustls::crypto::CryptoProvider;
 use rustls::server::danger::ClientCertVerifier;
 use rustls::server::WebPkiClientVerifier;
-use rustls::{ClientConfig, ServerConfig};
+use rustls::{ClientConfig, Error as TlsError, ServerConfig};
 use rustls_pki_types::ServerName;
 
 use crate::error::RuntimeError;
 use crate::settings::TlsSettings;
-use crate::tls::files::{load_identity, load_roots, system_roots, tls_error};
+use crate::tls::files::{load_identity, load_roots, system_roots, tls_error, Identity};
 use crate::tls::own_certificate::{check_own_certificate, Purpose};
 use crate::tls::pinned::{Pinned, Pins};
 use crate::tls::{ClientTls, TLS_BUNDLE_KEY, TRUSTED_CA_KEY, TRUSTED_PEERS_KEY};
@@ -21,14 +22,13 @@ pub(crate) fn server_config(
     tls: &TlsSettings,
     provider: &Arc<CryptoProvider>,
 ) -> Result<ServerConfig, RuntimeError> {
-    let bundle = tls.bundle.as_deref().ok_or_else(|| {
-        RuntimeError::Settings(format!(
-            "a TLS server (https or wss serverUrl) needs {TLS_BUNDLE_KEY}: its key and certificate"
-        ))
-    })?;
-    let identity = load_identity(bundle, provider)?;
-    check_own_certificate(&identity, Purpose::Server, provider)
-        .map_err(|why| tls_error(TLS_BUNDLE_KEY, bundle, why))?;
+    let (bundle, identity) = own_identity(
+        tls,
+        Purpose::Server,
+        "a TLS server (https or wss serverUrl)",
+        "its",
+        provider,
+    )?;
     let builder = ServerConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .map_err(|e| RuntimeError::Settings(format!("TLS protocol versions: {e}")))?;
@@ -55,10 +55,7 @@ pub(crate) fn server_config(
         info!(
             "TLS on, with mutual TLS: clients must present a certificate issued by {}{}",
             ca.display(),
-            tls.trusted_peers
-                .as_deref()
-                .map(|p| format!(" and listed in {}", p.display()))
-                .unwrap_or_default()
+            listed_in(tls)
         );
         builder.with_client_cert_verifier(verifier)
     } else {
@@ -67,13 +64,7 @@ pub(crate) fn server_config(
     };
     builder
         .with_single_cert(identity.chain, identity.key)
-        .map_err(|e| {
-            tls_error(
-                TLS_BUNDLE_KEY,
-                bundle,
-                format!("rustls refused the key and certificate: {e}"),
-            )
-        })
+        .map_err(refused(bundle))
 }
 
 pub(crate) fn client_config(
@@ -111,31 +102,16 @@ pub(crate) fn client_config(
                 builder.with_webpki_verifier(inner)
             }
         };
-        let bundle = tls.bundle.as_deref().ok_or_else(|| {
-            RuntimeError::Settings(format!(
-                "mutual TLS needs {TLS_BUNDLE_KEY}: the client's key and certificate"
-            ))
-        })?;
-        let identity = load_identity(bundle, provider)?;
-        check_own_certificate(&identity, Purpose::Client, provider)
-            .map_err(|why| tls_error(TLS_BUNDLE_KEY, bundle, why))?;
+        let (bundle, identity) =
+            own_identity(tls, Purpose::Client, "mutual TLS", "the client's", provider)?;
         info!(
             "TLS on, with mutual TLS: the server at {host} must present a certificate issued by {roots_from}{}; ours comes from {}",
-            tls.trusted_peers
-                .as_deref()
-                .map(|p| format!(" and listed in {}", p.display()))
-                .unwrap_or_default(),
+            listed_in(tls),
             bundle.display()
         );
         builder
             .with_client_auth_cert(identity.chain, identity.key)
-            .map_err(|e| {
-                tls_error(
-                    TLS_BUNDLE_KEY,
-                    bundle,
-                    format!("rustls refused the key and certificate: {e}"),
-                )
-            })?
+            .map_err(refused(bundle))?
     } else {
         if tls.bundle.is_some() {
             debug!("{TLS_BUNDLE_KEY} is not sent to the server without mutual TLS");
@@ -147,4 +123,45 @@ pub(crate) fn client_config(
         config: Arc::new(config),
         name,
     })
+}
+
+/// The node's own key and certificates (`tlsBundleFilePath`), checked for
+/// `purpose`. Without the setting, the error says `needed_by` needs `whose`
+/// key and certificate.
+fn own_identity<'t>(
+    tls: &'t TlsSettings,
+    purpose: Purpose,
+    needed_by: &str,
+    whose: &str,
+    provider: &Arc<CryptoProvider>,
+) -> Result<(&'t Path, Identity), RuntimeError> {
+    let bundle = tls.bundle.as_deref().ok_or_else(|| {
+        RuntimeError::Settings(format!(
+            "{needed_by} needs {TLS_BUNDLE_KEY}: {whose} key and certificate"
+        ))
+    })?;
+    let identity = load_identity(bundle, provider)?;
+    check_own_certificate(&identity, purpose, provider)
+        .map_err(|why| tls_error(TLS_BUNDLE_KEY, bundle, why))?;
+    Ok((bundle, identity))
+}
+
+/// rustls's refusal of the node's key and certificate, as an error naming
+/// the bundle.
+fn refused(bundle: &Path) -> impl FnOnce(TlsError) -> RuntimeError + '_ {
+    move |e| {
+        tls_error(
+            TLS_BUNDLE_KEY,
+            bundle,
+            format!("rustls refused the key and certificate: {e}"),
+        )
+    }
+}
+
+/// " and listed in FILE" when peers are pinned, for the log.
+fn listed_in(tls: &TlsSettings) -> String {
+    tls.trusted_peers
+        .as_deref()
+        .map(|p| format!(" and listed in {}", p.display()))
+        .unwrap_or_default()
 }

@@ -45,6 +45,25 @@ pub(crate) struct Conn {
 }
 
 impl Conn {
+    /// A connection in `state` that has not reached EOF or the ready queue.
+    pub(crate) fn new(
+        token: Token,
+        stream: TcpStream,
+        tunnel: TunnelId,
+        peer: SocketAddr,
+        state: ConnState,
+    ) -> Conn {
+        Conn {
+            token,
+            stream,
+            tunnel,
+            peer,
+            state,
+            read_closed: false,
+            queued: false,
+        }
+    }
+
     pub(crate) fn is_open(&self) -> bool {
         matches!(self.state, ConnState::Open)
     }

@@ -12,7 +12,8 @@ use mio::Interest;
 use tcpws_protocol::ConnId;
 
 use crate::error::describe;
-use crate::event_loop::{EventLoop, Ready, SCRATCH};
+use crate::event_loop::ready::Ready;
+use crate::event_loop::{EventLoop, SCRATCH};
 use crate::tcp::dial;
 use crate::tunnel::conn::{self, ConnState};
 
@@ -90,9 +91,8 @@ impl EventLoop {
 
     pub(crate) fn queue_conn(&mut self, id: ConnId) {
         if let Some(conn) = self.conns.get_mut(&id) {
-            if conn.is_open() && !conn.read_closed && !conn.queued {
-                conn.queued = true;
-                self.ready.push_back(Ready::Conn(id));
+            if conn.is_open() && !conn.read_closed {
+                self.ready.push(Ready::Conn(id), &mut conn.queued);
             }
         }
     }

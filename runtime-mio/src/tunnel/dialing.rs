@@ -88,15 +88,13 @@ impl EventLoop {
         self.timers.schedule(deadline, Deadline::Dial(id));
         self.conns.insert(
             id,
-            Conn {
+            Conn::new(
                 token,
                 stream,
                 tunnel,
                 peer,
-                state: ConnState::Dialing { deadline, fallback },
-                read_closed: false,
-                queued: false,
-            },
+                ConnState::Dialing { deadline, fallback },
+            ),
         );
     }
 

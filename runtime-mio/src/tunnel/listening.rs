@@ -130,18 +130,8 @@ impl EventLoop {
                             "{id}: accepted {peer} on tunnel {:?}",
                             self.listeners[tunnel.0].spec.name
                         );
-                        self.conns.insert(
-                            id,
-                            Conn {
-                                token,
-                                stream,
-                                tunnel,
-                                peer,
-                                state: ConnState::Open,
-                                read_closed: false,
-                                queued: false,
-                            },
-                        );
+                        self.conns
+                            .insert(id, Conn::new(token, stream, tunnel, peer, ConnState::Open));
                         self.queue_conn(id);
                     }
                     None => {

@@ -6,6 +6,10 @@
 //! the runtime's own I/O deadlines. Reading is scheduled through a ready
 //! queue, one read per turn, so every `handle_*` call is followed by a full
 //! drain and busy connections take turns.
+//!
+//! The loop's handlers live with what they handle, as `impl EventLoop`
+//! blocks: `server_port::accept`, `link::{connect, link_io,
+//! closing_sockets}` and `tunnel::{listening, dialing, conn_io}`.
 
 pub(crate) mod ready;
 pub(crate) mod timers;
@@ -68,6 +72,7 @@ pub(crate) struct EventLoop {
     pub(crate) settings: NodeSettings,
     pub(crate) endpoint: Endpoint,
     pub(crate) poll: Poll,
+    /// Who each registered token belongs to; events for others are ignored.
     pub(crate) owners: HashMap<Token, Owner>,
     pub(crate) last_token: usize,
     pub(crate) last_link: u64,
@@ -80,7 +85,9 @@ pub(crate) struct EventLoop {
     pub(crate) listeners: Vec<TunnelListener>,
     pub(crate) ready: ReadyQueue,
     pub(crate) timers: Timers,
+    /// The read buffer every socket shares ([`SCRATCH`] bytes).
     pub(crate) scratch: Vec<u8>,
+    /// The outgoing message, built in place behind room for its frame header.
     pub(crate) tx_buf: Vec<u8>,
     /// Looks up the names of connect targets off the loop.
     pub(crate) resolver: Resolver,
@@ -88,7 +95,10 @@ pub(crate) struct EventLoop {
     pub(crate) resolving: HashMap<ConnId, Resolving>,
     /// A spare descriptor, to shed connections at the open-files limit.
     pub(crate) fd_reserve: FdReserve,
+    /// `transmit`'s list of links, kept to save an allocation per pump.
     pub(crate) link_ids: Vec<LinkId>,
+    /// Set once shutdown began: upgrades get a 503, no server dial or listen
+    /// socket starts.
     pub(crate) shutting_down: bool,
     /// The TLS side of the server's port or the client's link, for https/wss.
     pub(crate) tls: Option<TlsContext>,
@@ -97,6 +107,8 @@ pub(crate) struct EventLoop {
 impl EventLoop {
     // ---- bookkeeping -----------------------------------------------------
 
+    /// A token for a new socket. Tokens only go up, so a late event for a
+    /// closed socket finds no owner.
     pub(crate) fn next_token(&mut self) -> Token {
         self.last_token += 1;
         Token(self.last_token)
@@ -107,6 +119,8 @@ impl EventLoop {
         LinkId(self.last_link)
     }
 
+    /// Registers `stream` for both readiness kinds under a new token that
+    /// `owner` owns.
     pub(crate) fn register(&mut self, stream: &mut TcpStream, owner: Owner) -> io::Result<Token> {
         let token = self.next_token();
         self.poll
@@ -116,6 +130,8 @@ impl EventLoop {
         Ok(token)
     }
 
+    /// Drops `token`, so later events for it are ignored, and deregisters
+    /// `stream`.
     pub(crate) fn forget(&mut self, token: Token, stream: Option<&mut TcpStream>) {
         self.owners.remove(&token);
         if let Some(stream) = stream {
@@ -124,6 +140,7 @@ impl EventLoop {
         }
     }
 
+    /// What the handle publishes and `/healthz` and `/metrics` report.
     pub(crate) fn status(&self) -> Status {
         Status {
             role: self.endpoint.role(),
@@ -142,10 +159,6 @@ impl EventLoop {
     /// Whether shutdown has nothing left to flush.
     pub(crate) fn quiescent(&self) -> bool {
         self.links.is_empty() && self.closing.is_empty() && self.conns.is_empty()
-    }
-
-    pub(crate) fn role_name(&self) -> String {
-        self.endpoint.role().to_string()
     }
 
     // ---- the loop ----------------------------------------------------------
@@ -300,6 +313,7 @@ impl EventLoop {
 
     // ---- events ----------------------------------------------------------
 
+    /// One readiness event, to the handler of the socket's owner.
     fn dispatch(&mut self, event: &Event, now: Instant) {
         let token = event.token();
         let Some(&owner) = self.owners.get(&token) else {
@@ -325,6 +339,8 @@ impl EventLoop {
         }
     }
 
+    /// Runs the runtime deadlines that are due, then the protocol's timeout
+    /// if it is due.
     fn fire_timers(&mut self, now: Instant) {
         while let Some(deadline) = self.timers.pop_due(now) {
             match deadline {
@@ -353,8 +369,10 @@ impl EventLoop {
         }
     }
 
+    /// Stops accepting on the server port and dialing the server, then lets
+    /// the protocol say Goodbye; `run` waits for the links to flush.
     fn begin_shutdown(&mut self, now: Instant) {
-        info!("{} shutting down", self.role_name());
+        info!("{} shutting down", self.endpoint.role());
         self.shutting_down = true;
         if let Some((mut listener, token)) = self.server_listener.take() {
             self.owners.remove(&token);

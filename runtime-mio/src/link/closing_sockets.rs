@@ -10,6 +10,8 @@ use crate::event_loop::{EventLoop, Owner};
 use crate::link::closing::{self, Closing};
 
 impl EventLoop {
+    /// Takes over a socket we are done with: its deadline is scheduled and
+    /// it starts flushing at once.
     pub(crate) fn add_closing(&mut self, closing: Closing) {
         let token = closing.token;
         self.owners.insert(token, Owner::Closing);
@@ -19,6 +21,8 @@ impl EventLoop {
         self.advance_closing(token);
     }
 
+    /// An event on a closing socket: what progress it allows, then the
+    /// socket is dropped if that finished it.
     pub(crate) fn advance_closing(&mut self, token: Token) {
         let Some(closing) = self.closing.get_mut(&token) else {
             return;
@@ -28,6 +32,7 @@ impl EventLoop {
         }
     }
 
+    /// Forgets and closes a closing socket (done, or out of time).
     pub(crate) fn drop_closing(&mut self, token: Token) {
         if let Some(mut closing) = self.closing.remove(&token) {
             trace!("closed the socket to {}", closing.peer);

@@ -16,6 +16,9 @@ use crate::link::websocket::Link;
 use crate::tls::TlsContext;
 
 impl EventLoop {
+    /// `Output::ConnectServer` (an action): starts the attempt unless one is
+    /// under way or the node is shutting down; a failure to start goes to the
+    /// protocol at once.
     pub(crate) fn start_server_dial(&mut self, now: Instant) {
         if self.shutting_down {
             return;
@@ -59,6 +62,8 @@ impl EventLoop {
         self.server_dial = Some(attempt);
     }
 
+    /// An event on the attempt (a handler): the link is up, the attempt
+    /// failed, or it waits for more.
     pub(crate) fn advance_server_dial(&mut self, now: Instant) {
         let Some(attempt) = self.server_dial.as_mut() else {
             return;
@@ -108,6 +113,8 @@ impl EventLoop {
         self.pump(now);
     }
 
+    /// The attempt's deadline: gives up on it if it is still the attempt
+    /// that deadline was for.
     pub(crate) fn server_dial_deadline(&mut self, token: Token, now: Instant) {
         let due = self
             .server_dial

@@ -13,6 +13,7 @@ use crate::link::closing::CLOSE_LINGER;
 use crate::link::websocket::LinkRead;
 
 impl EventLoop {
+    /// Gives the link a turn in the ready queue.
     pub(crate) fn queue_link(&mut self, id: LinkId) {
         if let Some(link) = self.links.get_mut(&id) {
             self.ready.push(Ready::Link(id), &mut link.queued);
@@ -51,6 +52,8 @@ impl EventLoop {
         }
     }
 
+    /// A writable event: finishes a flush that would have blocked, or sends
+    /// TLS records that wait.
     pub(crate) fn flush_link(&mut self, id: LinkId, now: Instant) {
         let Some(link) = self.links.get_mut(&id) else {
             return;

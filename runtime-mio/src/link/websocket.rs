@@ -1,5 +1,5 @@
 //! An open WebSocket link: reads, writes and flushes over tungstenite, with
-//! data frames written in place ([`ws_frame`](crate::link::ws_frame)).
+//! data frames written in place ([`ws_frame`]).
 
 use std::io;
 use std::net::SocketAddr;

@@ -27,6 +27,8 @@ use crate::tls::TlsContext;
 const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl EventLoop {
+    /// Binds the server's port (at start: an error stops `Node::new`), and
+    /// warns when plain ws:// is open beyond loopback.
     pub(crate) fn bind_server(&mut self) -> Result<(), RuntimeError> {
         let server = &self.settings.server;
         let addr_text = server.authority();
@@ -69,6 +71,8 @@ impl EventLoop {
         Ok(())
     }
 
+    /// A readable event on the server port: accepts until `WouldBlock`; at
+    /// the open-files limit the waiting connections are shed.
     pub(crate) fn accept_incoming(&mut self, now: Instant) {
         loop {
             let Some((listener, _)) = &self.server_listener else {
@@ -124,6 +128,8 @@ impl EventLoop {
         }
     }
 
+    /// Drives one incoming connection as far as its socket allows: TLS
+    /// handshake, request head, then an answer or the upgrade to a link.
     pub(crate) fn advance_incoming(&mut self, token: Token, now: Instant) {
         loop {
             let Some(inc) = self.incoming.get_mut(&token) else {
@@ -241,6 +247,8 @@ impl EventLoop {
         }
     }
 
+    /// The head deadline: refuses a connection still in its handshake, its
+    /// head or its upgrade.
     pub(crate) fn incoming_deadline(&mut self, token: Token, now: Instant) {
         let Some(inc) = self.incoming.get(&token) else {
             return;

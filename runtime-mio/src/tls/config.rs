@@ -18,6 +18,8 @@ use crate::tls::own_certificate::{check_own_certificate, Purpose};
 use crate::tls::pinned::{Pinned, Pins};
 use crate::tls::{ClientTls, TLS_BUNDLE_KEY, TRUSTED_CA_KEY, TRUSTED_PEERS_KEY};
 
+/// The rustls server config: our bundle and, under mutual TLS, the
+/// client verifier (the CA, then the pins when given).
 pub(crate) fn server_config(
     tls: &TlsSettings,
     provider: &Arc<CryptoProvider>,
@@ -67,6 +69,9 @@ pub(crate) fn server_config(
         .map_err(refused(bundle))
 }
 
+/// The rustls client config: the server verified against the CA bundle
+/// or the system roots (then the pins, under mutual TLS), and our bundle
+/// under mutual TLS.
 pub(crate) fn client_config(
     tls: &TlsSettings,
     host: &str,

@@ -18,6 +18,7 @@ use crate::tls::{TLS_BUNDLE_KEY, TRUSTED_CA_KEY};
 /// list a few hundred).
 const MAX_PEM_FILE: u64 = 16 * 1024 * 1024;
 
+/// A TLS setup error naming the config `key` and the file.
 pub(crate) fn tls_error(key: &'static str, file: &Path, why: impl Into<String>) -> RuntimeError {
     RuntimeError::Tls {
         key,
@@ -67,6 +68,7 @@ pub(crate) struct Identity {
     pub(crate) key: PrivateKeyDer<'static>,
 }
 
+/// The node's own bundle at `path`, read and parsed.
 pub(crate) fn load_identity(
     path: &Path,
     provider: &CryptoProvider,

@@ -27,6 +27,7 @@ pub(crate) struct Pins {
 }
 
 impl Pins {
+    /// The pinned certificates in `path`, which must hold at least one.
     pub(crate) fn load(path: &Path) -> Result<Pins, RuntimeError> {
         Ok(Pins {
             certs: load_certs(TRUSTED_PEERS_KEY, path)?,

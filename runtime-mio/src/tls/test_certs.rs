@@ -21,6 +21,8 @@ impl Made {
     }
 }
 
+/// Parameters for a CA, or for a leaf for localhost and 127.0.0.1 that
+/// may serve as server and as client.
 pub(crate) fn params(cn: &str, ca: bool) -> CertificateParams {
     let mut p = CertificateParams::new(if ca {
         vec![]
@@ -41,16 +43,19 @@ pub(crate) fn params(cn: &str, ca: bool) -> CertificateParams {
     p
 }
 
+/// A self-signed root CA.
 pub(crate) fn root(cn: &str) -> Made {
     let key = KeyPair::generate().unwrap();
     let cert = params(cn, true).self_signed(&key).unwrap();
     Made { cert, key }
 }
 
+/// A certificate for `cn` (a CA when `ca`) issued by `by`.
 pub(crate) fn issue(cn: &str, ca: bool, by: &Made) -> Made {
     issue_with(params(cn, ca), by)
 }
 
+/// A certificate with `params` issued by `by`.
 pub(crate) fn issue_with(params: CertificateParams, by: &Made) -> Made {
     let key = KeyPair::generate().unwrap();
     let cert = params.signed_by(&key, &by.cert, &by.key).unwrap();
@@ -65,6 +70,7 @@ pub(crate) fn chain(cn: &str) -> (Made, Made, Made) {
     (root, ca, leaf)
 }
 
+/// The certificate as rustls takes it.
 pub(crate) fn der(m: &Made) -> CertificateDer<'static> {
     m.cert.der().clone()
 }

@@ -18,6 +18,8 @@ use crate::tcp::dial;
 use crate::tunnel::conn::{self, ConnState};
 
 impl EventLoop {
+    /// A readiness event on a tunnel socket (a handler): a dial's progress,
+    /// a socket error, delivery when writable, a read turn when readable.
     pub(crate) fn conn_event(&mut self, id: ConnId, event: &Event, now: Instant) {
         let Some(conn) = self.conns.get_mut(&id) else {
             return;
@@ -89,6 +91,7 @@ impl EventLoop {
         self.pump(now);
     }
 
+    /// Gives an open connection that can still read a turn in the ready queue.
     pub(crate) fn queue_conn(&mut self, id: ConnId) {
         if let Some(conn) = self.conns.get_mut(&id) {
             if conn.is_open() && !conn.read_closed {
@@ -202,6 +205,7 @@ impl EventLoop {
         }
     }
 
+    /// Forgets and closes the socket; `reset` makes the close a TCP RST.
     pub(crate) fn drop_conn(&mut self, id: ConnId, reset: bool) {
         let Some(mut conn) = self.conns.remove(&id) else {
             return;

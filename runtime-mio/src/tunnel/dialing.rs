@@ -18,6 +18,8 @@ use crate::tunnel::conn::{Conn, ConnState, Resolving};
 use crate::tunnel::resolver;
 
 impl EventLoop {
+    /// `Output::Dial` (an action): resolves the target (an IP literal at once,
+    /// a name off the loop) and connects, within the connect timeout.
     pub(crate) fn start_dial(&mut self, id: ConnId, tunnel: TunnelId, now: Instant) {
         let Some(spec) = self.settings.connects.get(tunnel.0) else {
             let reason = format!("no connect target for tunnel {}", tunnel.0);
@@ -98,6 +100,7 @@ impl EventLoop {
         );
     }
 
+    /// The tunnel's connect target as `host:port`, for logs and reasons.
     pub(crate) fn dial_target(&self, tunnel: TunnelId) -> String {
         self.settings
             .connects
@@ -105,6 +108,7 @@ impl EventLoop {
             .map_or_else(|| "?".into(), |c| authority(&c.host, c.port))
     }
 
+    /// The dial's deadline: fails a dial still resolving or connecting.
     pub(crate) fn dial_deadline(&mut self, id: ConnId, now: Instant) {
         if let Some(r) = self.resolving.get(&id).copied() {
             if r.deadline <= now {

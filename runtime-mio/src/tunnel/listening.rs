@@ -21,6 +21,8 @@ use crate::tunnel::conn::{Conn, ConnState};
 const LISTEN_RETRY: Duration = Duration::from_secs(1);
 
 impl EventLoop {
+    /// `Output::StartListening` (an action): the socket is wanted, and bound
+    /// now unless it is already; ignored once shutdown began.
     pub(crate) fn start_listening(&mut self, tunnel: TunnelId, now: Instant) {
         if self.shutting_down {
             return;
@@ -38,6 +40,8 @@ impl EventLoop {
         }
     }
 
+    /// Binds a wanted listen socket, or tries again [`LISTEN_RETRY`] later;
+    /// only the first failure in a row is logged as an error.
     pub(crate) fn try_bind(&mut self, tunnel: TunnelId, now: Instant) {
         let Some(slot) = self.listeners.get(tunnel.0) else {
             return;
@@ -83,6 +87,8 @@ impl EventLoop {
         }
     }
 
+    /// `Output::StopListening` (an action): closes the listen socket and
+    /// stops retrying.
     pub(crate) fn stop_listening(&mut self, tunnel: TunnelId) {
         let Some(slot) = self.listeners.get_mut(tunnel.0) else {
             return;

@@ -57,10 +57,12 @@ impl NodeHandle {
             .clone()
     }
 
+    /// Whether [`NodeHandle::shutdown`] was called.
     pub(crate) fn shutdown_requested(&self) -> bool {
         self.shared.shutdown.load(Ordering::SeqCst)
     }
 
+    /// Replaces the status that [`NodeHandle::status`] returns.
     pub(crate) fn publish(&self, status: Status) {
         *self
             .shared

@@ -6,10 +6,17 @@
 //! sockets, the server's HTTP port (`/healthz`, `/metrics`, the WebSocket
 //! upgrade), TLS on that port and its links when the server URL is https/wss
 //! (rustls, driven by the same loop), and its own I/O deadlines (handshakes,
-//! dials, bind retries). Every
-//! decision about the tunnel (who is active, what to resend, when to close or
-//! listen, reconnect backoff) is the protocol's: the loop feeds it inputs,
-//! obeys its [`tcpws_protocol::Output`]s and sleeps until its next deadline.
+//! dials, bind retries). Every decision about the tunnel (who is active, what
+//! to resend, when to close or listen, reconnect backoff) is the protocol's:
+//! the loop feeds it inputs, obeys its [`tcpws_protocol::Output`]s and sleeps
+//! until its next deadline.
+//!
+//! The parts: `node` (the public [`Node`]), `event_loop` (the loop, its drain
+//! contract and its deadlines), `server_port` (the server's WebSocket/HTTP
+//! port), `link` (WebSocket links and the plain or TLS byte stream under
+//! them), `tunnel` (listen sockets, dials and tunnel connections), `tcp`
+//! (connect and bind helpers) and `tls` (certificate files, rustls configs,
+//! pinning).
 //!
 //! ```no_run
 //! use tcpws_runtime_mio::{install_signal_handlers, Node, NodeSettings, RuntimeError};
@@ -22,26 +29,18 @@
 //! }
 //! ```
 
-mod closing;
-mod conn;
-mod dial;
 mod error;
+mod event_loop;
 mod fd_limit;
-mod fd_reserve;
 mod handle;
-mod http;
-mod incoming;
 mod link;
-mod link_stream;
-mod listener;
 mod node;
-mod resolver;
+mod server_port;
 mod settings;
 mod signals;
-mod timers;
+mod tcp;
 mod tls;
-mod transport;
-mod ws_frame;
+mod tunnel;
 
 pub use error::RuntimeError;
 pub use fd_limit::{raise_fd_limit, FdLimit};

@@ -1,6 +1,6 @@
 //! The byte stream under an open link's WebSocket: the transport, plus the
 //! unwritten tail of a data frame we wrote ourselves
-//! ([`ws_frame`](crate::ws_frame)).
+//! ([`ws_frame`](crate::link::ws_frame)).
 //!
 //! Two writers share the socket: our data frames and tungstenite's control
 //! frames (pongs, close). Frames must not interleave, so our tail always goes
@@ -13,7 +13,10 @@ use std::io::{self, Read, Write};
 
 use mio::net::TcpStream;
 
-use crate::transport::Transport;
+use crate::link::transport::Transport;
+
+/// A WebSocket over a non-blocking mio socket, plain or TLS.
+pub(crate) type Ws = tungstenite::WebSocket<LinkStream>;
 
 /// A transport with our pending frame bytes in front of any other write.
 #[derive(Debug)]

@@ -9,8 +9,8 @@ use std::time::Instant;
 
 use mio::net::TcpStream;
 
-use crate::http::{self, HeadError, RequestHead, MAX_HEAD};
-use crate::transport::{self, Handshake, Transport};
+use crate::link::transport::{self, Handshake, Transport};
+use crate::server_port::request_head::{parse_head, HeadError, RequestHead, MAX_HEAD};
 
 enum State {
     TlsHandshake,
@@ -117,7 +117,7 @@ impl Incoming {
         match &mut self.state {
             State::TlsHandshake => Step::Pending,
             State::ReadingHead => loop {
-                match http::parse_head(&self.buf) {
+                match parse_head(&self.buf) {
                     Ok(Some((head, len))) => {
                         let leftover = self.buf.split_off(len);
                         return Step::Head(head, leftover);

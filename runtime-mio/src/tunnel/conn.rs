@@ -9,7 +9,14 @@ use mio::net::TcpStream;
 use mio::Token;
 use tcpws_protocol::TunnelId;
 
-use crate::dial::Fallback;
+use crate::tcp::dial::Fallback;
+
+/// A dial waiting for its target's name to resolve.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Resolving {
+    pub(crate) tunnel: TunnelId,
+    pub(crate) deadline: Instant,
+}
 
 /// Whether the socket is usable yet.
 #[derive(Debug)]
@@ -38,6 +45,25 @@ pub(crate) struct Conn {
 }
 
 impl Conn {
+    /// A connection in `state` that has not reached EOF or the ready queue.
+    pub(crate) fn new(
+        token: Token,
+        stream: TcpStream,
+        tunnel: TunnelId,
+        peer: SocketAddr,
+        state: ConnState,
+    ) -> Conn {
+        Conn {
+            token,
+            stream,
+            tunnel,
+            peer,
+            state,
+            read_closed: false,
+            queued: false,
+        }
+    }
+
     pub(crate) fn is_open(&self) -> bool {
         matches!(self.state, ConnState::Open)
     }

@@ -1,7 +1,7 @@
 //! Non-blocking TCP connects: start one, tell from readiness whether it
 //! finished, and fall back to the name's next address when one fails (so
 //! "localhost" reaches a server bound to 127.0.0.1 even when ::1 comes
-//! first). Deadlines live in the node's timer table.
+//! first). Deadlines live in the event loop's timer table.
 
 use std::collections::VecDeque;
 use std::io;
@@ -36,7 +36,7 @@ impl Fallback {
 ///
 /// Name resolution uses the system resolver through `ToSocketAddrs`, which
 /// blocks the caller while it runs: tunnel dials resolve on the
-/// [`Resolver`](crate::resolver::Resolver) and call [`start_with`] instead.
+/// [`Resolver`](crate::tunnel::resolver::Resolver) and call [`start_with`] instead.
 pub(crate) fn start(host: &str, port: u16) -> io::Result<(TcpStream, SocketAddr, Fallback)> {
     start_with((host, port).to_socket_addrs()?.collect())
 }

@@ -1,30 +1,20 @@
-//! A WebSocket link: the client's connect-and-handshake attempt (TCP, then
-//! TLS for wss, then the WebSocket upgrade), and an open link's reads, writes
-//! and flushes over tungstenite.
+//! An open WebSocket link: reads, writes and flushes over tungstenite, with
+//! data frames written in place ([`ws_frame`]).
 
 use std::io;
 use std::net::SocketAddr;
 use std::time::Instant;
 
-use mio::net::TcpStream;
-use mio::{Interest, Registry, Token};
-use tungstenite::client::client_with_config;
-use tungstenite::handshake::client::ClientHandshake;
-use tungstenite::handshake::{HandshakeError, MidHandshake};
+use mio::Token;
 use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::protocol::frame::CloseFrame;
 use tungstenite::protocol::{Role as WsRole, WebSocketConfig};
 use tungstenite::{Bytes, Error as WsError, Message, WebSocket};
 
-use crate::closing::Closing;
-use crate::dial::{self, Fallback, Progress};
-use crate::link_stream::LinkStream;
-use crate::tls::ClientTls;
-use crate::transport::{self, Handshake, Transport};
-use crate::ws_frame::{self, MaskKeys};
-
-/// A WebSocket over a non-blocking mio socket, plain or TLS.
-pub(crate) type Ws = WebSocket<LinkStream>;
+use crate::link::closing::Closing;
+use crate::link::link_stream::{LinkStream, Ws};
+use crate::link::transport::{self, Transport};
+use crate::link::ws_frame::{self, MaskKeys};
 
 /// The longest close reason a close frame carries (125 bytes minus the code).
 const MAX_CLOSE_REASON: usize = 123;
@@ -229,7 +219,7 @@ pub(crate) fn truncate(s: &str, max: usize) -> &str {
 const MAX_QUOTED_BODY: usize = 200;
 
 /// A tungstenite error as a short reason for logs and the protocol.
-fn describe_ws(e: &WsError) -> String {
+pub(crate) fn describe_ws(e: &WsError) -> String {
     match e {
         WsError::ConnectionClosed | WsError::AlreadyClosed => "connection closed".into(),
         WsError::Io(e) => match transport::tls_failure(e) {
@@ -261,188 +251,12 @@ fn describe_ws(e: &WsError) -> String {
     }
 }
 
-enum DialState {
-    Connecting(TcpStream, Fallback),
-    TlsHandshaking(Transport),
-    Handshaking(Box<MidHandshake<ClientHandshake<LinkStream>>>),
-}
-
-/// What a step of the client's attempt produced.
-pub(crate) enum DialStep {
-    Pending,
-    Up(Box<Ws>),
-    /// The attempt failed for `reason`; `alert` is a TLS connection whose
-    /// queued alert should reach the server (flush it, then close).
-    Failed {
-        reason: String,
-        alert: Option<Transport>,
-    },
-}
-
-impl DialStep {
-    fn failed(reason: String) -> DialStep {
-        DialStep::Failed {
-            reason,
-            alert: None,
-        }
-    }
-}
-
-/// A client's attempt to open its WebSocket to the server: a non-blocking
-/// TCP connect, a non-blocking TLS handshake for wss, then a non-blocking
-/// tungstenite handshake, all by `deadline`.
-pub(crate) struct ServerDial {
-    pub(crate) token: Token,
-    pub(crate) peer: SocketAddr,
-    pub(crate) deadline: Instant,
-    tls: Option<ClientTls>,
-    state: Option<DialState>,
-}
-
-impl ServerDial {
-    /// Starts the TCP connect; the caller registers [`stream_mut`](Self::stream_mut)
-    /// with the poller under `token`. With `tls`, TLS runs over the socket
-    /// before the WebSocket handshake.
-    pub(crate) fn start(
-        host: &str,
-        port: u16,
-        token: Token,
-        deadline: Instant,
-        tls: Option<ClientTls>,
-    ) -> io::Result<ServerDial> {
-        let (stream, peer, fallback) = dial::start(host, port)?;
-        Ok(ServerDial {
-            token,
-            peer,
-            deadline,
-            tls,
-            state: Some(DialState::Connecting(stream, fallback)),
-        })
-    }
-
-    /// The socket while still connecting (for registration).
-    pub(crate) fn stream_mut(&mut self) -> Option<&mut TcpStream> {
-        match &mut self.state {
-            Some(DialState::Connecting(s, _)) => Some(s),
-            _ => None,
-        }
-    }
-
-    /// Advances after a readiness event; `url` is the `ws://` or `wss://`
-    /// URL asked for. A failed connect moves on to the name's next address,
-    /// registering the new socket under our token.
-    pub(crate) fn advance(&mut self, url: &str, registry: &Registry) -> DialStep {
-        let result = match self.state.take() {
-            None => return DialStep::failed("the attempt already ended".into()),
-            Some(DialState::Connecting(stream, mut fallback)) => match dial::check(&stream) {
-                Progress::Pending => {
-                    self.state = Some(DialState::Connecting(stream, fallback));
-                    return DialStep::Pending;
-                }
-                Progress::Failed(e) => {
-                    let failed = self.peer;
-                    drop(stream);
-                    match fallback.connect_next(e) {
-                        Ok((mut stream, addr)) => {
-                            log::debug!("cannot connect to {failed}; trying {addr}");
-                            if let Err(e) = registry.register(
-                                &mut stream,
-                                self.token,
-                                Interest::READABLE | Interest::WRITABLE,
-                            ) {
-                                return DialStep::failed(format!("cannot register a socket: {e}"));
-                            }
-                            self.peer = addr;
-                            self.state = Some(DialState::Connecting(stream, fallback));
-                            return DialStep::Pending;
-                        }
-                        Err(e) => {
-                            return DialStep::failed(format!(
-                                "cannot connect to {failed}: {}",
-                                crate::error::describe(&e)
-                            ))
-                        }
-                    }
-                }
-                Progress::Connected => {
-                    if let Err(e) = stream.set_nodelay(true) {
-                        log::debug!("cannot set TCP_NODELAY on the link to {}: {e}", self.peer);
-                    }
-                    match &self.tls {
-                        None => {
-                            let stream = LinkStream::new(Transport::Plain(stream));
-                            client_with_config(url, stream, Some(ws_config()))
-                        }
-                        Some(tls) => match Transport::client(stream, tls) {
-                            Ok(transport) => return self.tls_handshake(transport, url),
-                            Err(why) => {
-                                return DialStep::failed(format!("cannot start TLS: {why}"))
-                            }
-                        },
-                    }
-                }
-            },
-            Some(DialState::TlsHandshaking(transport)) => {
-                return self.tls_handshake(transport, url)
-            }
-            Some(DialState::Handshaking(mid)) => mid.handshake(),
-        };
-        self.websocket_step(result)
-    }
-
-    /// Drives the TLS handshake; once done, starts the WebSocket handshake.
-    fn tls_handshake(&mut self, mut transport: Transport, url: &str) -> DialStep {
-        match transport.handshake() {
-            Handshake::Pending => {
-                self.state = Some(DialState::TlsHandshaking(transport));
-                DialStep::Pending
-            }
-            Handshake::Done => {
-                if let Some(session) = transport.describe_session() {
-                    log::debug!("TLS up with the server at {} ({session})", self.peer);
-                }
-                let stream = LinkStream::new(transport);
-                let result = client_with_config(url, stream, Some(ws_config()));
-                self.websocket_step(result)
-            }
-            Handshake::PlainText(line) => DialStep::failed(format!(
-                "the server at {} answered in plain text ({line:?}), not TLS: \
-                 is it a plain server (then serverUrl must be http:// or ws://)?",
-                self.peer
-            )),
-            Handshake::Failed(why) => DialStep::Failed {
-                reason: format!("TLS handshake with {} failed: {why}", self.peer),
-                alert: Some(transport),
-            },
-        }
-    }
-
-    fn websocket_step(
-        &mut self,
-        result: Result<
-            (Ws, tungstenite::handshake::client::Response),
-            HandshakeError<ClientHandshake<LinkStream>>,
-        >,
-    ) -> DialStep {
-        match result {
-            Ok((ws, _response)) => DialStep::Up(Box::new(ws)),
-            Err(HandshakeError::Interrupted(mid)) => {
-                self.state = Some(DialState::Handshaking(Box::new(mid)));
-                DialStep::Pending
-            }
-            Err(HandshakeError::Failure(e)) => DialStep::failed(format!(
-                "WebSocket handshake with {} failed: {}",
-                self.peer,
-                describe_ws(&e)
-            )),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ws_frame::MAX_HEADER;
+    use crate::link::transport::Handshake;
+    use crate::link::ws_frame::MAX_HEADER;
+    use mio::net::TcpStream;
     use std::time::Duration;
 
     /// `message` after the room for its frame header, as `send` takes it.
@@ -450,6 +264,69 @@ mod tests {
         let mut buf = vec![0; MAX_HEADER];
         buf.extend_from_slice(message);
         buf
+    }
+
+    /// The `i`th test message: 64 KiB, numbered, so a lost, torn or
+    /// reordered message shows.
+    fn message(i: u32) -> Vec<u8> {
+        let mut m = vec![(i % 251) as u8; 64 * 1024];
+        m[..4].copy_from_slice(&i.to_be_bytes());
+        m
+    }
+
+    /// Our non-blocking end of a loopback connection, registered with `poll`
+    /// for `interest` under token 1, its address, and the peer's end.
+    fn connected(
+        poll: &mio::Poll,
+        interest: mio::Interest,
+    ) -> (TcpStream, SocketAddr, std::net::TcpStream) {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let peer = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (ours, addr) = listener.accept().unwrap();
+        ours.set_nonblocking(true).unwrap();
+        let mut ours = TcpStream::from_std(ours);
+        poll.registry()
+            .register(&mut ours, Token(1), interest)
+            .unwrap();
+        (ours, addr, peer)
+    }
+
+    /// Sends numbered messages until the link reports a full socket; returns
+    /// how many went.
+    fn send_until_blocked(link: &mut Link) -> u32 {
+        let mut sent = 0u32;
+        while link.ready_to_send().unwrap() {
+            assert!(sent < 10_000, "the socket never filled up");
+            link.send(&mut framed(&message(sent))).unwrap();
+            sent += 1;
+        }
+        sent
+    }
+
+    /// Flushes on every wakeup of `poll` while `busy` says bytes wait.
+    fn flush_while(
+        link: &mut Link,
+        poll: &mut mio::Poll,
+        deadline: Instant,
+        busy: fn(&Link) -> bool,
+    ) {
+        let mut events = mio::Events::with_capacity(8);
+        while busy(link) {
+            assert!(Instant::now() < deadline, "never became writable");
+            poll.poll(&mut events, Some(Duration::from_millis(100)))
+                .unwrap();
+            link.flush().unwrap();
+        }
+    }
+
+    /// Reads `count` messages and checks each is the numbered one.
+    fn expect_messages<S: io::Read + io::Write>(peer: &mut WebSocket<S>, count: u32) {
+        for i in 0..count {
+            match peer.read().unwrap() {
+                Message::Binary(b) => assert_eq!(&b[..], &message(i)[..], "message {i}"),
+                other => panic!("unexpected {other:?}"),
+            }
+        }
     }
 
     #[test]
@@ -466,49 +343,21 @@ mod tests {
     /// arrives whole and in order (masked, as a client sends them).
     #[test]
     fn blocked_link_resumes_after_writable_and_loses_nothing() {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let peer_std = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-        let (ours, addr) = listener.accept().unwrap();
-        ours.set_nonblocking(true).unwrap();
-        let mut ours = TcpStream::from_std(ours);
         let mut poll = mio::Poll::new().unwrap();
-        poll.registry()
-            .register(&mut ours, Token(1), mio::Interest::WRITABLE)
-            .unwrap();
+        let (ours, addr, peer_std) = connected(&poll, mio::Interest::WRITABLE);
         let stream = LinkStream::new(Transport::Plain(ours));
         let ws = WebSocket::from_raw_socket(stream, WsRole::Client, Some(ws_config()));
         let mut link = Link::new(Token(1), addr, ws, true);
 
-        let message = |i: u32| -> Vec<u8> {
-            let mut m = vec![(i % 251) as u8; 64 * 1024];
-            m[..4].copy_from_slice(&i.to_be_bytes());
-            m
-        };
-        let mut sent = 0u32;
-        while link.ready_to_send().unwrap() {
-            assert!(sent < 10_000, "the socket never filled up");
-            link.send(&mut framed(&message(sent))).unwrap();
-            sent += 1;
-        }
+        let sent = send_until_blocked(&mut link);
 
         let reader = std::thread::spawn(move || {
             let mut peer = WebSocket::from_raw_socket(peer_std, WsRole::Server, Some(ws_config()));
-            for i in 0..sent {
-                match peer.read().unwrap() {
-                    Message::Binary(b) => assert_eq!(&b[..], &message(i)[..], "message {i}"),
-                    other => panic!("unexpected {other:?}"),
-                }
-            }
+            expect_messages(&mut peer, sent);
         });
 
-        let mut events = mio::Events::with_capacity(8);
         let deadline = Instant::now() + Duration::from_secs(20);
-        while link.blocked {
-            assert!(Instant::now() < deadline, "never became writable");
-            poll.poll(&mut events, Some(Duration::from_millis(100)))
-                .unwrap();
-            link.flush().unwrap();
-        }
+        flush_while(&mut link, &mut poll, deadline, |link| link.blocked);
         reader.join().unwrap();
     }
 
@@ -516,7 +365,7 @@ mod tests {
     /// link, and writable events drain it without losing a byte.
     #[test]
     fn blocked_tls_link_resumes_after_writable_and_loses_nothing() {
-        use crate::tls::tests::{issue, root};
+        use crate::tls::test_certs::{issue, root};
         use rustls::pki_types::{CertificateDer, PrivateKeyDer};
         use std::sync::Arc;
 
@@ -542,26 +391,11 @@ mod tests {
             .with_root_certificates(roots)
             .with_no_client_auth();
 
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let peer_std = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-        let (ours, addr) = listener.accept().unwrap();
-        ours.set_nonblocking(true).unwrap();
-        let mut ours = TcpStream::from_std(ours);
         let mut poll = mio::Poll::new().unwrap();
-        poll.registry()
-            .register(
-                &mut ours,
-                Token(1),
-                mio::Interest::READABLE | mio::Interest::WRITABLE,
-            )
-            .unwrap();
+        let interest = mio::Interest::READABLE | mio::Interest::WRITABLE;
+        let (ours, addr, peer_std) = connected(&poll, interest);
         let mut transport = Transport::server(ours, &Arc::new(server_config)).unwrap();
 
-        let message = |i: u32| -> Vec<u8> {
-            let mut m = vec![(i % 251) as u8; 64 * 1024];
-            m[..4].copy_from_slice(&i.to_be_bytes());
-            m
-        };
         let (count_tx, count_rx) = std::sync::mpsc::channel::<u32>();
         let reader = std::thread::spawn(move || {
             let name = rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap();
@@ -574,12 +408,7 @@ mod tests {
             }
             let sent = count_rx.recv().unwrap();
             let mut peer = WebSocket::from_raw_socket(tls, WsRole::Client, Some(ws_config()));
-            for i in 0..sent {
-                match peer.read().unwrap() {
-                    Message::Binary(b) => assert_eq!(&b[..], &message(i)[..], "message {i}"),
-                    other => panic!("unexpected {other:?}"),
-                }
-            }
+            expect_messages(&mut peer, sent);
         });
 
         let mut events = mio::Events::with_capacity(8);
@@ -597,19 +426,11 @@ mod tests {
         let stream = LinkStream::new(transport);
         let ws = WebSocket::from_raw_socket(stream, WsRole::Server, Some(ws_config()));
         let mut link = Link::new(Token(1), addr, ws, false);
-        let mut sent = 0u32;
-        while link.ready_to_send().unwrap() {
-            assert!(sent < 10_000, "the socket never filled up");
-            link.send(&mut framed(&message(sent))).unwrap();
-            sent += 1;
-        }
+        let sent = send_until_blocked(&mut link);
         count_tx.send(sent).unwrap();
-        while link.blocked || link.wants_write() {
-            assert!(Instant::now() < deadline, "never became writable");
-            poll.poll(&mut events, Some(Duration::from_millis(100)))
-                .unwrap();
-            link.flush().unwrap();
-        }
+        flush_while(&mut link, &mut poll, deadline, |link| {
+            link.blocked || link.wants_write()
+        });
         reader.join().unwrap();
     }
 }

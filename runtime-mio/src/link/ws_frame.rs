@@ -7,7 +7,7 @@
 //! front of it, and a client masks the payload in place (RFC 6455 section
 //! 5.3: every client frame is masked with a fresh, unpredictable key), so the
 //! socket gets the buffer as it is. tungstenite still reads every frame and
-//! writes control frames (pong, close); [`LinkStream`](crate::link_stream)
+//! writes control frames (pong, close); [`LinkStream`](crate::link::link_stream)
 //! keeps the two writers from interleaving.
 
 use std::io;

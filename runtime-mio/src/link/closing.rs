@@ -5,15 +5,17 @@
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use mio::net::TcpStream;
 use mio::Token;
 use tungstenite::Error as WsError;
 
-use crate::link::Ws;
-use crate::transport::Transport;
+use crate::link::link_stream::Ws;
+use crate::link::transport::Transport;
 
+/// How long a finished socket may spend flushing and waiting for the peer's FIN.
+pub(crate) const CLOSE_LINGER: Duration = Duration::from_secs(2);
 /// Most bytes discarded while waiting for the peer's FIN.
 const MAX_DRAIN: usize = 1024 * 1024;
 
@@ -51,12 +53,7 @@ pub(crate) struct Closing {
 impl Closing {
     /// A WebSocket whose close frame (if any) is queued in tungstenite.
     pub(crate) fn flushing(token: Token, peer: SocketAddr, ws: Ws, deadline: Instant) -> Closing {
-        Closing {
-            token,
-            peer,
-            deadline,
-            phase: Some(Phase::FlushWs(Box::new(ws))),
-        }
+        Closing::new(token, peer, deadline, Phase::FlushWs(Box::new(ws)))
     }
 
     /// A connection that must first write `out`.
@@ -67,16 +64,12 @@ impl Closing {
         out: Vec<u8>,
         deadline: Instant,
     ) -> Closing {
-        Closing {
-            token,
-            peer,
-            deadline,
-            phase: Some(Phase::Write {
-                stream,
-                out,
-                pos: 0,
-            }),
-        }
+        let phase = Phase::Write {
+            stream,
+            out,
+            pos: 0,
+        };
+        Closing::new(token, peer, deadline, phase)
     }
 
     /// A TLS connection that failed: its queued alert goes out, then FIN.
@@ -86,11 +79,15 @@ impl Closing {
         stream: Transport,
         deadline: Instant,
     ) -> Closing {
+        Closing::new(token, peer, deadline, Phase::FlushTls(stream))
+    }
+
+    fn new(token: Token, peer: SocketAddr, deadline: Instant, phase: Phase) -> Closing {
         Closing {
             token,
             peer,
             deadline,
-            phase: Some(Phase::FlushTls(stream)),
+            phase: Some(phase),
         }
     }
 

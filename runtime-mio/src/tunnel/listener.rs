@@ -1,44 +1,12 @@
-//! Listen sockets: the server's WebSocket/HTTP port and each tunnel's port.
+//! A tunnel's listen socket, as the protocol wants it and as it is.
 
-use std::io;
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 use std::time::Instant;
 
 use mio::net::TcpListener;
 use mio::Token;
 
 use crate::settings::{authority, ListenSpec};
-
-/// Resolves `host:port` with the system resolver (blocking, as in
-/// [`dial::start`](crate::dial::start)).
-pub(crate) fn resolve(host: &str, port: u16) -> io::Result<Vec<SocketAddr>> {
-    let addrs: Vec<SocketAddr> = (host, port).to_socket_addrs()?.collect();
-    if addrs.is_empty() {
-        return Err(io::Error::new(
-            io::ErrorKind::NotFound,
-            "the name resolved to no address",
-        ));
-    }
-    Ok(addrs)
-}
-
-/// Binds the first of `addrs` that binds (with SO_REUSEADDR, which mio sets
-/// on Unix); the error is the last address's.
-pub(crate) fn bind_any(addrs: &[SocketAddr]) -> io::Result<TcpListener> {
-    let mut last = io::Error::new(io::ErrorKind::NotFound, "no address to bind");
-    for &addr in addrs {
-        match TcpListener::bind(addr) {
-            Ok(listener) => return Ok(listener),
-            Err(e) => last = e,
-        }
-    }
-    Err(last)
-}
-
-/// Resolves and binds `host:port`.
-pub(crate) fn bind(host: &str, port: u16) -> io::Result<TcpListener> {
-    bind_any(&resolve(host, port)?)
-}
 
 /// A tunnel's listen socket as the protocol wants it (`wanted`) and as it is
 /// (`socket`). A failed bind is retried on a timer while it stays wanted.

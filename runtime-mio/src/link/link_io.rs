@@ -1,0 +1,88 @@
+//! The event loop's side of open links: their turns in the ready queue,
+//! flushing on writable events, and their end, asked for or not.
+
+use std::time::Instant;
+
+use log::{info, trace, warn};
+use tcpws_protocol::LinkId;
+use tungstenite::protocol::frame::coding::CloseCode;
+
+use crate::event_loop::ready::Ready;
+use crate::event_loop::EventLoop;
+use crate::link::closing::CLOSE_LINGER;
+use crate::link::websocket::LinkRead;
+
+impl EventLoop {
+    /// Gives the link a turn in the ready queue.
+    pub(crate) fn queue_link(&mut self, id: LinkId) {
+        if let Some(link) = self.links.get_mut(&id) {
+            self.ready.push(Ready::Link(id), &mut link.queued);
+        }
+    }
+
+    /// One message from a link into the protocol (a turn of the ready queue).
+    pub(crate) fn read_link_once(&mut self, id: LinkId, now: Instant) {
+        let Some(link) = self.links.get_mut(&id) else {
+            return;
+        };
+        link.queued = false;
+        match link.read() {
+            LinkRead::Message(bytes) => {
+                trace!("{id}: received a message of {} bytes", bytes.len());
+                self.endpoint.handle_message(id, &bytes, now);
+                self.queue_link(id);
+            }
+            LinkRead::Idle => {
+                // Pongs queued by the reads go out now (or when writable).
+                if let Err(reason) = link.flush() {
+                    self.link_down(id, reason, now);
+                }
+            }
+            LinkRead::Violation(reason) => {
+                let Some(link) = self.links.remove(&id) else {
+                    return;
+                };
+                warn!("closing {id} with {}: {reason}", link.peer);
+                let closing =
+                    link.into_closing(Some((CloseCode::Unsupported, &reason)), now + CLOSE_LINGER);
+                self.add_closing(closing);
+                self.endpoint.handle_link_down(id, &reason, now);
+            }
+            LinkRead::Down(reason) => self.link_down(id, reason, now),
+        }
+    }
+
+    /// A writable event: finishes a flush that would have blocked, or sends
+    /// TLS records that wait.
+    pub(crate) fn flush_link(&mut self, id: LinkId, now: Instant) {
+        let Some(link) = self.links.get_mut(&id) else {
+            return;
+        };
+        if !link.blocked && !link.wants_write() {
+            return;
+        }
+        if let Err(reason) = link.flush() {
+            self.link_down(id, reason, now);
+        }
+    }
+
+    /// The link ended without the protocol asking: tell it, and close the socket.
+    pub(crate) fn link_down(&mut self, id: LinkId, reason: String, now: Instant) {
+        let Some(link) = self.links.remove(&id) else {
+            return;
+        };
+        info!("{id} with {} is down: {reason}", link.peer);
+        self.add_closing(link.into_closing(None, now + CLOSE_LINGER));
+        self.endpoint.handle_link_down(id, &reason, now);
+    }
+
+    /// `Output::CloseLink`: close frame with the reason, flush, close.
+    pub(crate) fn close_link(&mut self, id: LinkId, reason: &str, now: Instant) {
+        let Some(link) = self.links.remove(&id) else {
+            return;
+        };
+        info!("closing {id} with {}: {reason}", link.peer);
+        let closing = link.into_closing(Some((CloseCode::Normal, reason)), now + CLOSE_LINGER);
+        self.add_closing(closing);
+    }
+}

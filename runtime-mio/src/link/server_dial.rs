@@ -1,0 +1,196 @@
+//! The client's connect-and-handshake attempt to the server: TCP, then TLS
+//! for wss, then the WebSocket upgrade, none of them blocking.
+
+use std::io;
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use mio::net::TcpStream;
+use mio::{Interest, Registry, Token};
+use tungstenite::client::client_with_config;
+use tungstenite::handshake::client::ClientHandshake;
+use tungstenite::handshake::{HandshakeError, MidHandshake};
+
+use crate::link::link_stream::{LinkStream, Ws};
+use crate::link::transport::{Handshake, Transport};
+use crate::link::websocket::{describe_ws, ws_config};
+use crate::tcp::dial::{self, Fallback, Progress};
+use crate::tls::ClientTls;
+
+enum DialState {
+    Connecting(TcpStream, Fallback),
+    TlsHandshaking(Transport),
+    Handshaking(Box<MidHandshake<ClientHandshake<LinkStream>>>),
+}
+
+/// What a step of the client's attempt produced.
+pub(crate) enum DialStep {
+    Pending,
+    Up(Box<Ws>),
+    /// The attempt failed for `reason`; `alert` is a TLS connection whose
+    /// queued alert should reach the server (flush it, then close).
+    Failed {
+        reason: String,
+        alert: Option<Transport>,
+    },
+}
+
+impl DialStep {
+    fn failed(reason: String) -> DialStep {
+        DialStep::Failed {
+            reason,
+            alert: None,
+        }
+    }
+}
+
+/// A client's attempt to open its WebSocket to the server: a non-blocking
+/// TCP connect, a non-blocking TLS handshake for wss, then a non-blocking
+/// tungstenite handshake, all by `deadline`.
+pub(crate) struct ServerDial {
+    pub(crate) token: Token,
+    pub(crate) peer: SocketAddr,
+    pub(crate) deadline: Instant,
+    tls: Option<ClientTls>,
+    state: Option<DialState>,
+}
+
+impl ServerDial {
+    /// Starts the TCP connect; the caller registers [`stream_mut`](Self::stream_mut)
+    /// with the poller under `token`. With `tls`, TLS runs over the socket
+    /// before the WebSocket handshake.
+    pub(crate) fn start(
+        host: &str,
+        port: u16,
+        token: Token,
+        deadline: Instant,
+        tls: Option<ClientTls>,
+    ) -> io::Result<ServerDial> {
+        let (stream, peer, fallback) = dial::start(host, port)?;
+        Ok(ServerDial {
+            token,
+            peer,
+            deadline,
+            tls,
+            state: Some(DialState::Connecting(stream, fallback)),
+        })
+    }
+
+    /// The socket while still connecting (for registration).
+    pub(crate) fn stream_mut(&mut self) -> Option<&mut TcpStream> {
+        match &mut self.state {
+            Some(DialState::Connecting(s, _)) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// Advances after a readiness event; `url` is the `ws://` or `wss://`
+    /// URL asked for. A failed connect moves on to the name's next address,
+    /// registering the new socket under our token.
+    pub(crate) fn advance(&mut self, url: &str, registry: &Registry) -> DialStep {
+        let result = match self.state.take() {
+            None => return DialStep::failed("the attempt already ended".into()),
+            Some(DialState::Connecting(stream, mut fallback)) => match dial::check(&stream) {
+                Progress::Pending => {
+                    self.state = Some(DialState::Connecting(stream, fallback));
+                    return DialStep::Pending;
+                }
+                Progress::Failed(e) => {
+                    let failed = self.peer;
+                    drop(stream);
+                    match fallback.connect_next(e) {
+                        Ok((mut stream, addr)) => {
+                            log::debug!("cannot connect to {failed}; trying {addr}");
+                            if let Err(e) = registry.register(
+                                &mut stream,
+                                self.token,
+                                Interest::READABLE | Interest::WRITABLE,
+                            ) {
+                                return DialStep::failed(format!("cannot register a socket: {e}"));
+                            }
+                            self.peer = addr;
+                            self.state = Some(DialState::Connecting(stream, fallback));
+                            return DialStep::Pending;
+                        }
+                        Err(e) => {
+                            return DialStep::failed(format!(
+                                "cannot connect to {failed}: {}",
+                                crate::error::describe(&e)
+                            ))
+                        }
+                    }
+                }
+                Progress::Connected => {
+                    if let Err(e) = stream.set_nodelay(true) {
+                        log::debug!("cannot set TCP_NODELAY on the link to {}: {e}", self.peer);
+                    }
+                    match &self.tls {
+                        None => {
+                            let stream = LinkStream::new(Transport::Plain(stream));
+                            client_with_config(url, stream, Some(ws_config()))
+                        }
+                        Some(tls) => match Transport::client(stream, tls) {
+                            Ok(transport) => return self.tls_handshake(transport, url),
+                            Err(why) => {
+                                return DialStep::failed(format!("cannot start TLS: {why}"))
+                            }
+                        },
+                    }
+                }
+            },
+            Some(DialState::TlsHandshaking(transport)) => {
+                return self.tls_handshake(transport, url)
+            }
+            Some(DialState::Handshaking(mid)) => mid.handshake(),
+        };
+        self.websocket_step(result)
+    }
+
+    /// Drives the TLS handshake; once done, starts the WebSocket handshake.
+    fn tls_handshake(&mut self, mut transport: Transport, url: &str) -> DialStep {
+        match transport.handshake() {
+            Handshake::Pending => {
+                self.state = Some(DialState::TlsHandshaking(transport));
+                DialStep::Pending
+            }
+            Handshake::Done => {
+                if let Some(session) = transport.describe_session() {
+                    log::debug!("TLS up with the server at {} ({session})", self.peer);
+                }
+                let stream = LinkStream::new(transport);
+                let result = client_with_config(url, stream, Some(ws_config()));
+                self.websocket_step(result)
+            }
+            Handshake::PlainText(line) => DialStep::failed(format!(
+                "the server at {} answered in plain text ({line:?}), not TLS: \
+                 is it a plain server (then serverUrl must be http:// or ws://)?",
+                self.peer
+            )),
+            Handshake::Failed(why) => DialStep::Failed {
+                reason: format!("TLS handshake with {} failed: {why}", self.peer),
+                alert: Some(transport),
+            },
+        }
+    }
+
+    fn websocket_step(
+        &mut self,
+        result: Result<
+            (Ws, tungstenite::handshake::client::Response),
+            HandshakeError<ClientHandshake<LinkStream>>,
+        >,
+    ) -> DialStep {
+        match result {
+            Ok((ws, _response)) => DialStep::Up(Box::new(ws)),
+            Err(HandshakeError::Interrupted(mid)) => {
+                self.state = Some(DialState::Handshaking(Box::new(mid)));
+                DialStep::Pending
+            }
+            Err(HandshakeError::Failure(e)) => DialStep::failed(format!(
+                "WebSocket handshake with {} failed: {}",
+                self.peer,
+                describe_ws(&e)
+            )),
+        }
+    }
+}

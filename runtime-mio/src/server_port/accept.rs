@@ -1,0 +1,302 @@
+//! The event loop's side of the server's WebSocket/HTTP port: binding it,
+//! accepting connections, answering `/healthz` and `/metrics`, refusing what
+//! is not a request we serve, and turning an upgrade into a link.
+
+use std::io;
+use std::time::{Duration, Instant};
+
+use log::{debug, error, info, trace, warn};
+use mio::{Interest, Token};
+
+use crate::error::RuntimeError;
+use crate::event_loop::timers::Deadline;
+use crate::event_loop::{EventLoop, Owner};
+use crate::link::closing::{Closing, CLOSE_LINGER};
+use crate::link::transport::Transport;
+use crate::link::websocket::Link;
+use crate::server_port::incoming::{self, Incoming};
+use crate::server_port::metrics::render_metrics;
+use crate::server_port::request_head::HeadError;
+use crate::server_port::response::{error_response, healthz_body, response, upgrade_response};
+use crate::server_port::routing::{route, Route};
+use crate::tcp::fd_reserve::FdReserve;
+use crate::tcp::listen;
+use crate::tls::TlsContext;
+
+/// How long an accepted connection has to send its request head.
+const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
+
+impl EventLoop {
+    /// Binds the server's port (at start: an error stops `Node::new`), and
+    /// warns when plain ws:// is open beyond loopback.
+    pub(crate) fn bind_server(&mut self) -> Result<(), RuntimeError> {
+        let server = &self.settings.server;
+        let addr_text = server.authority();
+        let addrs =
+            listen::resolve(&server.host, server.port).map_err(|source| RuntimeError::Resolve {
+                what: "the WebSocket".into(),
+                addr: addr_text.clone(),
+                source,
+            })?;
+        let mut socket = listen::bind_any(&addrs).map_err(|source| RuntimeError::Bind {
+            what: "the WebSocket".into(),
+            addr: addr_text.clone(),
+            source,
+        })?;
+        let token = self.next_token();
+        self.poll
+            .registry()
+            .register(&mut socket, token, Interest::READABLE)
+            .map_err(|source| RuntimeError::Poll {
+                what: "registering the WebSocket listener",
+                source,
+            })?;
+        self.owners.insert(token, Owner::ServerListener);
+        let local = socket.local_addr().ok();
+        let bound = local.map_or(addr_text, |a| a.to_string());
+        let tls = self.tls.is_some();
+        info!(
+            "server listening for WebSockets{} on {bound}{}",
+            if tls { " over TLS" } else { "" },
+            self.settings.server.ws_path()
+        );
+        if !tls && local.is_some_and(|a| !a.ip().is_loopback()) {
+            warn!(
+                "the server accepts plain ws:// on {bound}, which is not a loopback address: \
+                 anyone on the path can read and alter the tunnels; use an https or wss \
+                 serverUrl with tlsBundleFilePath (and mutual TLS)"
+            );
+        }
+        self.server_listener = Some((socket, token));
+        Ok(())
+    }
+
+    /// A readable event on the server port: accepts until `WouldBlock`; at
+    /// the open-files limit the waiting connections are shed.
+    pub(crate) fn accept_incoming(&mut self, now: Instant) {
+        loop {
+            let Some((listener, _)) = &self.server_listener else {
+                return;
+            };
+            match listener.accept() {
+                Ok((mut stream, peer)) => {
+                    let token = match self.register(&mut stream, Owner::Incoming) {
+                        Ok(token) => token,
+                        Err(e) => {
+                            error!("cannot register a connection from {peer}: {e}");
+                            continue;
+                        }
+                    };
+                    trace!("accepted a connection from {peer} on the server port");
+                    let transport = match &self.tls {
+                        Some(TlsContext::Server(config)) => {
+                            match Transport::server(stream, config) {
+                                Ok(transport) => transport,
+                                Err(why) => {
+                                    error!("cannot start TLS with {peer}: {why}");
+                                    self.owners.remove(&token);
+                                    continue;
+                                }
+                            }
+                        }
+                        _ => Transport::Plain(stream),
+                    };
+                    let deadline = now + HEAD_TIMEOUT;
+                    self.incoming
+                        .insert(token, Incoming::new(peer, transport, deadline));
+                    self.timers.schedule(deadline, Deadline::Incoming(token));
+                    self.advance_incoming(token, now);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if FdReserve::is_exhaustion(&e) => {
+                    let Some((listener, _)) = &self.server_listener else {
+                        return;
+                    };
+                    let shed = self.fd_reserve.shed(listener);
+                    error!(
+                        "cannot accept on the server port: {e}; closed {shed} waiting \
+                         connection(s) (raise the open files limit, ulimit -n)"
+                    );
+                    return;
+                }
+                Err(e) => {
+                    error!("cannot accept on the server port: {e}");
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Drives one incoming connection as far as its socket allows: TLS
+    /// handshake, request head, then an answer or the upgrade to a link.
+    pub(crate) fn advance_incoming(&mut self, token: Token, now: Instant) {
+        loop {
+            let Some(inc) = self.incoming.get_mut(&token) else {
+                return;
+            };
+            let peer = inc.peer;
+            match inc.advance(&mut self.scratch) {
+                incoming::Step::Pending => return,
+                incoming::Step::Gone(why) => {
+                    debug!("connection from {peer} on the server port ended: {why}");
+                    self.drop_incoming(token);
+                    return;
+                }
+                incoming::Step::TlsFailed(why) => {
+                    warn!("refused a connection from {peer} on the server port: TLS handshake failed: {why}");
+                    let Some(inc) = self.incoming.remove(&token) else {
+                        return;
+                    };
+                    let (transport, _) = inc.into_parts();
+                    let closing = Closing::failed_tls(token, peer, transport, now + CLOSE_LINGER);
+                    self.add_closing(closing);
+                    return;
+                }
+                incoming::Step::PlainOnTls(line) => {
+                    warn!(
+                        "refused a connection from {peer} on the server port: plain HTTP on a TLS \
+                         port ({line:?}); the client's serverUrl must be https:// or wss://"
+                    );
+                    let Some(inc) = self.incoming.remove(&token) else {
+                        return;
+                    };
+                    // Nothing was read, so a plain answer reaches a plain client.
+                    let (transport, _) = inc.into_parts();
+                    let plain = Transport::Plain(transport.into_tcp());
+                    let out =
+                        error_response(400, "this port speaks TLS: use an https:// or wss:// URL");
+                    self.owners.insert(token, Owner::Closing);
+                    let closing = Closing::responding(token, peer, plain, out, now + CLOSE_LINGER);
+                    self.add_closing(closing);
+                    return;
+                }
+                incoming::Step::Bad(err) => {
+                    let status = match err {
+                        HeadError::TooLarge => 431,
+                        HeadError::Malformed(_) => 400,
+                    };
+                    warn!("refused a connection from {peer} on the server port: {err}");
+                    self.respond(token, error_response(status, &err.to_string()), now);
+                    return;
+                }
+                incoming::Step::Head(head, leftover) => {
+                    match route(&head, self.settings.server.ws_path()) {
+                        Route::Health => {
+                            debug!("GET /healthz from {peer}");
+                            let body = healthz_body(&self.status());
+                            let out = response(200, "text/plain; charset=utf-8", &body);
+                            self.respond(token, out, now);
+                            return;
+                        }
+                        Route::Metrics => {
+                            debug!("GET /metrics from {peer}");
+                            let names: Vec<String> = self
+                                .settings
+                                .listens
+                                .iter()
+                                .map(|l| l.name.clone())
+                                .collect();
+                            let body = render_metrics(&self.status(), &names);
+                            let out =
+                                response(200, "text/plain; version=0.0.4; charset=utf-8", &body);
+                            self.respond(token, out, now);
+                            return;
+                        }
+                        Route::Reject { status, why } => {
+                            warn!(
+                                "refused {} {} from {peer}: {status} {why}",
+                                head.method, head.target
+                            );
+                            self.respond(token, error_response(status, &why), now);
+                            return;
+                        }
+                        Route::Upgrade { .. } if self.shutting_down => {
+                            let out = error_response(503, "the server is shutting down");
+                            self.respond(token, out, now);
+                            return;
+                        }
+                        Route::Upgrade { key } => {
+                            inc.start_upgrade(upgrade_response(&key), leftover);
+                        }
+                    }
+                }
+                incoming::Step::Upgraded => {
+                    let Some(inc) = self.incoming.remove(&token) else {
+                        return;
+                    };
+                    let session = inc.describe_session();
+                    let (stream, leftover) = inc.into_parts();
+                    if let Err(e) = stream.tcp().set_nodelay(true) {
+                        debug!("cannot set TCP_NODELAY on the link from {peer}: {e}");
+                    }
+                    let id = self.next_link_id();
+                    self.owners.insert(token, Owner::Link(id));
+                    self.links
+                        .insert(id, Link::accepted(token, peer, stream, leftover));
+                    match session {
+                        Some(session) => info!("{id} up: WebSocket from {peer} over {session}"),
+                        None => info!("{id} up: WebSocket from {peer}"),
+                    }
+                    self.endpoint.handle_link_up(id, now);
+                    self.queue_link(id);
+                    self.pump(now);
+                    return;
+                }
+            }
+        }
+    }
+
+    /// The head deadline: refuses a connection still in its handshake, its
+    /// head or its upgrade.
+    pub(crate) fn incoming_deadline(&mut self, token: Token, now: Instant) {
+        let Some(inc) = self.incoming.get(&token) else {
+            return;
+        };
+        if inc.deadline > now {
+            return;
+        }
+        let peer = inc.peer;
+        match inc.phase() {
+            incoming::Phase::TlsHandshake => {
+                warn!(
+                    "refused a connection from {peer} on the server port: no TLS handshake within {}s",
+                    HEAD_TIMEOUT.as_secs()
+                );
+                self.drop_incoming(token);
+            }
+            incoming::Phase::ReadingHead => {
+                warn!(
+                    "refused a connection from {peer} on the server port: no request within {}s",
+                    HEAD_TIMEOUT.as_secs()
+                );
+                let out = error_response(408, "no complete request head in time");
+                self.respond(token, out, now);
+            }
+            incoming::Phase::Upgrading => {
+                warn!(
+                    "dropped a WebSocket upgrade from {peer}: the answer could not be sent in time"
+                );
+                self.drop_incoming(token);
+            }
+        }
+    }
+
+    fn drop_incoming(&mut self, token: Token) {
+        if let Some(mut inc) = self.incoming.remove(&token) {
+            self.forget(token, Some(inc.stream_mut()));
+        }
+    }
+
+    /// Answers an incoming connection with `out` and closes it.
+    fn respond(&mut self, token: Token, out: Vec<u8>, now: Instant) {
+        let Some(inc) = self.incoming.remove(&token) else {
+            return;
+        };
+        let peer = inc.peer;
+        let (stream, _) = inc.into_parts();
+        self.owners.insert(token, Owner::Closing);
+        let closing = Closing::responding(token, peer, stream, out, now + CLOSE_LINGER);
+        self.add_closing(closing);
+    }
+}

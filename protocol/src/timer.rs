@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::time::Instant;
 
 use crate::endpoint::Slot;
-use crate::ids::LinkId;
+use crate::ids::{LinkId, TunnelId};
 
 /// What a deadline is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -22,6 +22,8 @@ pub(crate) enum Timer {
     Reconnect,
     /// Listen sockets closed by a switch may reopen.
     ListenBlackoutEnd,
+    /// A wanted listen socket that failed to bind is asked for again.
+    ListenRetry(TunnelId),
 }
 
 /// Deadlines by timer. Setting replaces; firing removes.

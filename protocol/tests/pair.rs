@@ -340,3 +340,35 @@ fn a_planned_stop_of_the_client_hands_over_and_ends_streams_with_fin() {
     p.advance(Duration::from_secs(1));
     assert_eq!(p.client.connects, 0, "a stopped client reconnected");
 }
+
+/// A listen socket that failed to bind is not reported as listening, and
+/// the protocol asks for it again a second later.
+#[test]
+fn a_failed_bind_is_asked_for_again() {
+    let mut p = Pair::new();
+    assert!(p.server.ep.is_listening(TunnelId(0)));
+    p.server
+        .ep
+        .handle_listen_failed(TunnelId(0), "address in use", p.now);
+    assert!(!p.server.ep.is_listening(TunnelId(0)));
+    p.server.listening = false;
+    p.advance(Duration::from_millis(900));
+    assert!(!p.server.listening, "asked again too soon");
+    p.advance(Duration::from_millis(100));
+    assert!(p.server.listening, "StartListening was not asked for again");
+    assert!(p.server.ep.is_listening(TunnelId(0)));
+}
+
+/// Something the protocol never sends on a link (a text message) closes
+/// that link and counts as a protocol error; the session waits for a resume.
+#[test]
+fn a_violation_reported_by_the_runtime_closes_the_link() {
+    let mut p = Pair::new();
+    p.server
+        .ep
+        .handle_violation(p.link, "text message on a binary-only link", p.now);
+    let stats = p.server.ep.stats();
+    assert_eq!(stats.protocol_errors, 1);
+    assert_eq!(stats.links_up, 0);
+    assert_eq!(stats.sessions, 1, "the session waits for a resume");
+}

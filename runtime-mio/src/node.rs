@@ -73,7 +73,6 @@ impl Node {
             resolving: HashMap::new(),
             fd_reserve: FdReserve::new(),
             link_ids: Vec::new(),
-            shutting_down: false,
             tls,
             settings,
         };

@@ -430,3 +430,26 @@ fn a_tls_server_without_its_bundle_is_an_error_naming_the_key() {
         "{err}"
     );
 }
+
+/// A tunnel port taken by someone else when the protocol wants it: the
+/// failure goes to the protocol, which asks again until the port is free.
+#[test]
+fn a_taken_tunnel_port_is_bound_once_it_is_free() {
+    let echo = Echo::start();
+    let ports = fresh_ports();
+    let taken = TcpListener::bind(("127.0.0.1", ports.client_listen)).unwrap();
+    let server = Running::start(server_settings(&ports, echo.port));
+    let client = Running::start(client_settings(&ports, echo.port));
+    // The welcome (which tells who is active) and the bind it asks for are
+    // one turn of the loop: once the client knows, the bind has failed.
+    wait_for(&client.handle, "client 1's session", |s| {
+        s.links_up == 1 && s.active.is_some()
+    });
+    assert_eq!(client.handle.status().listening, [false]);
+    drop(taken);
+    wait_for(&client.handle, "the freed port to be bound", |s| {
+        s.listening == [true]
+    });
+    echo_line(ports.client_listen, "after the port was freed\n");
+    drop(server);
+}

@@ -8,6 +8,19 @@ use log::{debug, warn};
 use super::*;
 
 impl Endpoint {
+    /// The socket asked for by [`Output::StartListening`] could not be
+    /// bound (the port is taken, say): it is asked for again a second
+    /// later, as long as the listen sockets are wanted.
+    pub fn handle_listen_failed(&mut self, tunnel: TunnelId, reason: &str, now: Instant) {
+        if !self.listening || self.unbound.get(tunnel.0) != Some(&false) {
+            return;
+        }
+        debug!("listen socket of {tunnel:?} failed ({reason}); asking again");
+        self.unbound[tunnel.0] = true;
+        self.timers
+            .set(Timer::ListenRetry(tunnel), now + LISTEN_RETRY);
+    }
+
     /// A TCP connection was accepted on `listens[tunnel]`. `None`: close it,
     /// there is nowhere to route it.
     pub fn handle_accept(&mut self, tunnel: TunnelId, now: Instant) -> Option<ConnId> {

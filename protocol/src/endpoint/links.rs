@@ -60,6 +60,16 @@ impl Endpoint {
         self.schedule_reconnect(now);
     }
 
+    /// The link carried something this protocol never sends (a text
+    /// WebSocket message, say): a violation, counted, and the link closed.
+    pub fn handle_violation(&mut self, link: LinkId, reason: &str, now: Instant) {
+        if self.links.contains_key(&link) {
+            self.stats.protocol_errors += 1;
+            warn!("closing {link}: {reason}");
+            self.close_link(link, reason.to_owned(), now);
+        }
+    }
+
     /// A link closed or failed underneath us.
     pub fn handle_link_down(&mut self, link: LinkId, reason: &str, now: Instant) {
         if self.links.contains_key(&link) {

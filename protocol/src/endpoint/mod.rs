@@ -42,6 +42,8 @@ use crate::PROTOCOL_VERSION;
 /// How long a leaving session's streams may take to deliver what they hold
 /// before the rest is reset.
 const LEAVE_DRAIN: Duration = Duration::from_secs(2);
+/// How soon a wanted listen socket that failed to bind is asked for again.
+const LISTEN_RETRY: Duration = Duration::from_secs(1);
 
 /// A WebSocket link as the protocol sees it.
 #[derive(Debug)]
@@ -99,6 +101,8 @@ pub struct Endpoint {
     /// Client: the grace period the server announced.
     grace: Duration,
     listening: bool,
+    /// Per listen tunnel: its socket failed to bind and waits for a retry.
+    unbound: Vec<bool>,
     blackout_until: Option<Instant>,
     /// Client: a ConnectServer is outstanding.
     connecting: bool,
@@ -116,6 +120,7 @@ impl Endpoint {
             Role::Client(id) => Some(ClientView::new(id)),
         };
         let mut endpoint = Endpoint {
+            unbound: vec![false; config.listens.len()],
             rng: Rng::new(config.rng_seed),
             grace: config.resume_grace,
             config,
@@ -165,10 +170,10 @@ impl Endpoint {
         }
     }
 
-    /// Whether the protocol wants the listen sockets open (all tunnels open
-    /// and close together).
+    /// Whether the protocol wants the listen socket of `tunnel` open and the
+    /// runtime has not reported that it failed to bind.
     pub fn is_listening(&self, tunnel: TunnelId) -> bool {
-        self.listening && tunnel.0 < self.config.listens.len()
+        self.listening && self.unbound.get(tunnel.0) == Some(&false)
     }
 
     pub fn stats(&self) -> Stats {
@@ -253,6 +258,12 @@ impl Endpoint {
                 Timer::ListenBlackoutEnd => {
                     self.blackout_until = None;
                     self.update_listeners(now);
+                }
+                Timer::ListenRetry(tunnel) => {
+                    if self.listening && self.unbound.get(tunnel.0) == Some(&true) {
+                        self.unbound[tunnel.0] = false;
+                        self.outputs.push_back(Output::StartListening { tunnel });
+                    }
                 }
             }
         }

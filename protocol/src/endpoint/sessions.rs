@@ -83,6 +83,11 @@ impl Endpoint {
             return;
         }
         self.listening = want;
+        // A new decision: every socket is asked for (or closed) afresh.
+        for (t, unbound) in self.unbound.iter_mut().enumerate() {
+            *unbound = false;
+            self.timers.cancel(Timer::ListenRetry(TunnelId(t)));
+        }
         info!(
             "{} listen sockets",
             if want { "opening" } else { "closing" }

@@ -97,9 +97,6 @@ pub(crate) struct EventLoop {
     pub(crate) fd_reserve: FdReserve,
     /// `transmit`'s list of links, kept to save an allocation per pump.
     pub(crate) link_ids: Vec<LinkId>,
-    /// Set once shutdown began: upgrades get a 503, no server dial or listen
-    /// socket starts.
-    pub(crate) shutting_down: bool,
     /// The TLS side of the server's port or the client's link, for https/wss.
     pub(crate) tls: Option<TlsContext>,
 }
@@ -347,15 +344,6 @@ impl EventLoop {
                 Deadline::Incoming(token) => self.incoming_deadline(token, now),
                 Deadline::ServerDial(token) => self.server_dial_deadline(token, now),
                 Deadline::Dial(conn) => self.dial_deadline(conn, now),
-                Deadline::ListenRetry(tunnel) => {
-                    let due = self.listeners.get(tunnel.0).is_some_and(|l| {
-                        l.wanted && !l.is_bound() && l.retry_at.is_some_and(|at| at <= now)
-                    });
-                    if due {
-                        self.try_bind(tunnel, now);
-                        self.pump(now);
-                    }
-                }
                 Deadline::Closing(token) => {
                     if self.closing.get(&token).is_some_and(|c| c.deadline <= now) {
                         self.drop_closing(token);
@@ -373,7 +361,6 @@ impl EventLoop {
     /// the protocol say Goodbye; `run` waits for the links to flush.
     fn begin_shutdown(&mut self, now: Instant) {
         info!("{} shutting down", self.endpoint.role());
-        self.shutting_down = true;
         if let Some((mut listener, token)) = self.server_listener.take() {
             self.owners.remove(&token);
             let _ = self.poll.registry().deregister(&mut listener);

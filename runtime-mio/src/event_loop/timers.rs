@@ -6,7 +6,7 @@ use std::collections::BinaryHeap;
 use std::time::{Duration, Instant};
 
 use mio::Token;
-use tcpws_protocol::{ConnId, TunnelId};
+use tcpws_protocol::ConnId;
 
 /// What a runtime deadline is for. Each names the thing it guards; the owner
 /// keeps its own deadline too, so a fired entry whose owner is gone or was
@@ -20,8 +20,6 @@ pub(crate) enum Deadline {
     ServerDial(Token),
     /// A tunnel dial must connect by then.
     Dial(ConnId),
-    /// Time to try binding a listen socket again.
-    ListenRetry(TunnelId),
     /// A socket we are done with must finish flushing and closing by then.
     Closing(Token),
 }

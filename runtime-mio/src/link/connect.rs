@@ -17,12 +17,8 @@ use crate::tls::TlsContext;
 
 impl EventLoop {
     /// `Output::ConnectServer` (an action): starts the attempt unless one is
-    /// under way or the node is shutting down; a failure to start goes to the
-    /// protocol at once.
+    /// under way; a failure to start goes to the protocol at once.
     pub(crate) fn start_server_dial(&mut self, now: Instant) {
-        if self.shutting_down {
-            return;
-        }
         if self.server_dial.is_some() {
             debug!("ignoring ConnectServer: an attempt is already under way");
             return;

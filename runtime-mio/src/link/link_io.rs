@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-use log::{info, trace, warn};
+use log::{info, trace};
 use tcpws_protocol::LinkId;
 use tungstenite::protocol::frame::coding::CloseCode;
 
@@ -38,16 +38,8 @@ impl EventLoop {
                     self.link_down(id, reason, now);
                 }
             }
-            LinkRead::Violation(reason) => {
-                let Some(link) = self.links.remove(&id) else {
-                    return;
-                };
-                warn!("closing {id} with {}: {reason}", link.peer);
-                let closing =
-                    link.into_closing(Some((CloseCode::Unsupported, &reason)), now + CLOSE_LINGER);
-                self.add_closing(closing);
-                self.endpoint.handle_link_down(id, &reason, now);
-            }
+            // The protocol judges it (and counts it); it answers CloseLink.
+            LinkRead::Violation(reason) => self.endpoint.handle_violation(id, &reason, now),
             LinkRead::Down(reason) => self.link_down(id, reason, now),
         }
     }

@@ -211,11 +211,6 @@ impl EventLoop {
                             self.respond(token, error_response(status, &why), now);
                             return;
                         }
-                        Route::Upgrade { .. } if self.shutting_down => {
-                            let out = error_response(503, "the server is shutting down");
-                            self.respond(token, out, now);
-                            return;
-                        }
                         Route::Upgrade { key } => {
                             inc.start_upgrade(upgrade_response(&key), leftover);
                         }

@@ -1,7 +1,6 @@
 //! A tunnel's listen socket, as the protocol wants it and as it is.
 
 use std::net::SocketAddr;
-use std::time::Instant;
 
 use mio::net::TcpListener;
 use mio::Token;
@@ -9,15 +8,13 @@ use mio::Token;
 use crate::settings::{authority, ListenSpec};
 
 /// A tunnel's listen socket as the protocol wants it (`wanted`) and as it is
-/// (`socket`). A failed bind is retried on a timer while it stays wanted.
+/// (`socket`). A failed bind is reported to the protocol, which asks again.
 #[derive(Debug)]
 pub(crate) struct TunnelListener {
     pub(crate) spec: ListenSpec,
     pub(crate) socket: Option<(TcpListener, Token, SocketAddr)>,
     /// The protocol's last word: StartListening (true) or StopListening.
     pub(crate) wanted: bool,
-    /// When to try binding again after a failure.
-    pub(crate) retry_at: Option<Instant>,
     /// Consecutive bind failures (only the first is logged as an error).
     pub(crate) failures: u32,
 }
@@ -28,7 +25,6 @@ impl TunnelListener {
             spec,
             socket: None,
             wanted: false,
-            retry_at: None,
             failures: 0,
         }
     }

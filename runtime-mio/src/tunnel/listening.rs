@@ -1,32 +1,25 @@
 //! The event loop's side of tunnel listen sockets: binding them when the
-//! protocol asks (retrying a failed bind on a timer), closing them when it
-//! says stop, and accepting the connections it takes.
+//! protocol asks (a failed bind is reported; the protocol asks again),
+//! closing them when it says stop, and accepting the connections it takes.
 
 use std::io;
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use log::{debug, error, info, warn};
 use mio::Interest;
 use tcpws_protocol::TunnelId;
 
 use crate::error::describe;
-use crate::event_loop::timers::Deadline;
 use crate::event_loop::{EventLoop, Owner};
 use crate::tcp::fd_reserve::FdReserve;
 use crate::tcp::listen;
 use crate::tunnel::conn::{Conn, ConnState};
 
-/// How often a wanted listen socket that failed to bind is tried again.
-const LISTEN_RETRY: Duration = Duration::from_secs(1);
-
 impl EventLoop {
     /// `Output::StartListening` (an action): the socket is wanted, and bound
-    /// now unless it is already; ignored once shutdown began.
+    /// now unless it is already.
     pub(crate) fn start_listening(&mut self, tunnel: TunnelId, now: Instant) {
-        if self.shutting_down {
-            return;
-        }
         let Some(slot) = self.listeners.get_mut(tunnel.0) else {
             warn!(
                 "ignoring StartListening for unknown listen tunnel {}",
@@ -40,7 +33,7 @@ impl EventLoop {
         }
     }
 
-    /// Binds a wanted listen socket, or tries again [`LISTEN_RETRY`] later;
+    /// Binds a wanted listen socket, or reports the failure to the protocol;
     /// only the first failure in a row is logged as an error.
     pub(crate) fn try_bind(&mut self, tunnel: TunnelId, now: Instant) {
         let Some(slot) = self.listeners.get(tunnel.0) else {
@@ -63,7 +56,6 @@ impl EventLoop {
                 info!("listening on {bound} for tunnel {name:?}");
                 let slot = &mut self.listeners[tunnel.0];
                 slot.socket = Some((socket, token, bound));
-                slot.retry_at = None;
                 slot.failures = 0;
                 // Connections may already be queued if we re-bound quickly.
                 self.accept_tunnel(tunnel, now);
@@ -71,18 +63,13 @@ impl EventLoop {
             Err(e) => {
                 let slot = &mut self.listeners[tunnel.0];
                 slot.failures += 1;
+                let reason = describe(&e);
                 if slot.failures == 1 {
-                    error!(
-                        "cannot listen on {addr_text} for tunnel {name:?}: {}; retrying every {}s",
-                        describe(&e),
-                        LISTEN_RETRY.as_secs()
-                    );
+                    error!("cannot listen on {addr_text} for tunnel {name:?}: {reason}; retrying");
                 } else {
                     debug!("still cannot listen on {addr_text} for tunnel {name:?}: {e}");
                 }
-                let at = now + LISTEN_RETRY;
-                slot.retry_at = Some(at);
-                self.timers.schedule(at, Deadline::ListenRetry(tunnel));
+                self.endpoint.handle_listen_failed(tunnel, &reason, now);
             }
         }
     }
@@ -94,7 +81,6 @@ impl EventLoop {
             return;
         };
         slot.wanted = false;
-        slot.retry_at = None;
         slot.failures = 0;
         if let Some((mut socket, token, bound)) = slot.socket.take() {
             info!(

@@ -6,8 +6,11 @@
 //!
 //! One [`Endpoint`] per process: the server, client 1 or client 2. A client
 //! keeps one *session* with the server; the server keeps one per client. A
-//! session outlives its WebSocket for [`Config::resume_grace`]: if the link
-//! comes back in time every stream carries on with no byte lost or doubled.
+//! session outlives its WebSocket: if the link comes back within
+//! [`Config::failover_after`] (or, with no other client online to take
+//! over, [`Config::resume_grace`]) every stream carries on with no byte lost
+//! or doubled. A planned stop ([`Endpoint::handle_shutdown`]) says Goodbye
+//! and hands over at once.
 //!
 //! # Driving an endpoint (the drain contract)
 //!

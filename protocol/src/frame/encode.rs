@@ -8,7 +8,10 @@ pub(super) fn put_header(out: &mut Vec<u8>, kind: u8, body_len: usize) {
     out.extend_from_slice(&(body_len as u32).to_be_bytes());
 }
 
-pub(super) fn cut(s: &str, max: usize) -> &str {
+/// The longest prefix of `s` within `max` bytes that ends on a char
+/// boundary: how reasons are cut to their bound (and, in the runtime,
+/// WebSocket close reasons and quoted bodies).
+pub fn cut(s: &str, max: usize) -> &str {
     if s.len() <= max {
         return s;
     }

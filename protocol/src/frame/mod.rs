@@ -66,7 +66,7 @@ use crate::ids::{ClientId, StreamId};
 
 pub use control::Control;
 pub use decode::{frames, Frames};
-pub use encode::{control_len, encode_control, encode_data_header};
+pub use encode::{control_len, cut, encode_control, encode_data_header};
 
 /// Largest frame body accepted (a Data frame's payload plus its 16-byte header).
 pub const MAX_FRAME_BODY: usize = 1024 * 1024 + 16;

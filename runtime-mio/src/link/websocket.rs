@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 use mio::Token;
+use tcpws_protocol::frame::cut;
 use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::protocol::frame::CloseFrame;
 use tungstenite::protocol::{Role as WsRole, WebSocketConfig};
@@ -194,25 +195,13 @@ impl Link {
         if let Some((code, reason)) = close {
             let frame = CloseFrame {
                 code,
-                reason: truncate(reason, MAX_CLOSE_REASON).into(),
+                reason: cut(reason, MAX_CLOSE_REASON).into(),
             };
             // Queues the frame and tries a flush; `Closing` finishes the job.
             let _ = self.ws.close(Some(frame));
         }
         Closing::flushing(self.token, self.peer, self.ws, deadline)
     }
-}
-
-/// The longest prefix of `s` within `max` bytes that ends on a char boundary.
-pub(crate) fn truncate(s: &str, max: usize) -> &str {
-    if s.len() <= max {
-        return s;
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    &s[..end]
 }
 
 /// The longest part of an HTTP error body quoted in a log line.
@@ -241,7 +230,7 @@ pub(crate) fn describe_ws(e: &WsError) -> String {
             } else {
                 format!(
                     "the server answered HTTP {status}: {}",
-                    truncate(&body, MAX_QUOTED_BODY)
+                    cut(&body, MAX_QUOTED_BODY)
                 )
             }
         }
@@ -331,9 +320,9 @@ mod tests {
 
     #[test]
     fn truncate_keeps_char_boundaries() {
-        assert_eq!(truncate("short", 123), "short");
+        assert_eq!(cut("short", 123), "short");
         let long = "é".repeat(100); // 200 bytes
-        let cut = truncate(&long, MAX_CLOSE_REASON);
+        let cut = cut(&long, MAX_CLOSE_REASON);
         assert_eq!(cut.len(), 122);
         assert!(cut.chars().all(|c| c == 'é'));
     }

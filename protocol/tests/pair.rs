@@ -230,7 +230,7 @@ fn resume_replays_without_loss_or_duplicates() {
     p.client.ep.handle_dial_result(dialed, Ok(()), now);
     p.pump();
     let first: Vec<u8> = (0..40_000u32).map(|i| (i % 199) as u8).collect();
-    p.server.ep.handle_app_data(conn, &first, now);
+    assert_eq!(p.server.ep.handle_app_data(conn, &first, now), first.len());
     // Send a message that is lost with the link.
     let mut lost = Vec::new();
     assert!(p.server.ep.poll_transmit(p.link, now, &mut lost));

@@ -23,6 +23,7 @@ impl Endpoint {
 
     /// A TCP connection was accepted on `listens[tunnel]`. `None`: close it,
     /// there is nowhere to route it.
+    #[must_use = "None means the connection must be closed"]
     pub fn handle_accept(&mut self, tunnel: TunnelId, now: Instant) -> Option<ConnId> {
         let name = self.config.listens.get(tunnel.0)?.clone();
         if !self.listening || self.shut_down {
@@ -119,6 +120,7 @@ impl Endpoint {
 
     /// Bytes read from `conn`'s socket. Returns how many were taken (all of
     /// them when `data.len() <= send_capacity(conn)`).
+    #[must_use = "bytes beyond the count were not taken"]
     pub fn handle_app_data(&mut self, conn: ConnId, data: &[u8], now: Instant) -> usize {
         let window = self.config.stream_window;
         let Some(s) = self.stream_of_conn_mut(conn) else {
@@ -153,6 +155,7 @@ impl Endpoint {
     /// `n` bytes were read from `conn`'s socket into the start of the room
     /// [`Endpoint::app_read_buf`] gave. Returns how many were taken: `n`,
     /// unless `n` is longer than that room was.
+    #[must_use = "bytes beyond the count were not taken"]
     pub fn handle_app_read(&mut self, conn: ConnId, n: usize, now: Instant) -> usize {
         let window = self.config.stream_window;
         let Some(s) = self.stream_of_conn_mut(conn) else {

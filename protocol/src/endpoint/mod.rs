@@ -276,6 +276,7 @@ impl Endpoint {
 
     /// Appends one message's worth of frames for `link` to `buf` (at most
     /// `max_message` bytes in all). Returns false when there is nothing to send.
+    #[must_use = "true means `buf` holds a message to send"]
     pub fn poll_transmit(&mut self, link: LinkId, now: Instant, buf: &mut Vec<u8>) -> bool {
         let limit = self.config.max_message;
         let Some(l) = self.links.get_mut(&link) else {

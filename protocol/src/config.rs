@@ -1,5 +1,6 @@
 //! What the protocol needs to know about the node: role, tunnels, timings.
 
+use std::fmt;
 use std::time::Duration;
 
 use crate::ids::Role;
@@ -64,46 +65,86 @@ impl Config {
         }
     }
 
-    /// Checks the limits the protocol relies on; the message names the field.
-    pub fn validate(&self) -> Result<(), String> {
+    /// Checks the limits the protocol relies on; the error names the field.
+    pub fn validate(&self) -> Result<(), ConfigError> {
         if self.stream_window < 1024 {
-            return Err(format!(
-                "stream_window must be at least 1024 bytes, got {}",
-                self.stream_window
-            ));
+            return Err(ConfigError::StreamWindow(self.stream_window));
         }
         if self.max_message < 1024 || self.max_message > crate::frame::MAX_MESSAGE {
-            return Err(format!(
-                "max_message must be between 1024 and {} bytes, got {}",
-                crate::frame::MAX_MESSAGE,
-                self.max_message
-            ));
+            return Err(ConfigError::MaxMessage(self.max_message));
         }
         if self.failover_after > self.resume_grace {
-            return Err(format!(
-                "failover_after ({:?}) must not exceed resume_grace ({:?})",
-                self.failover_after, self.resume_grace
-            ));
+            return Err(ConfigError::FailoverPastGrace {
+                failover_after: self.failover_after,
+                resume_grace: self.resume_grace,
+            });
         }
         if self.keepalive_interval.is_zero() || self.keepalive_timeout <= self.keepalive_interval {
-            return Err(
-                "keepalive_timeout must be longer than a non-zero keepalive_interval".into(),
-            );
+            return Err(ConfigError::Keepalive);
         }
         if self.reconnect_min.is_zero() || self.reconnect_max < self.reconnect_min {
-            return Err("reconnect_max must be at least a non-zero reconnect_min".into());
+            return Err(ConfigError::Reconnect);
         }
         if self.max_streams == 0 {
-            return Err("max_streams must be at least 1".into());
+            return Err(ConfigError::MaxStreams);
         }
         for name in self.listens.iter().chain(&self.connects) {
             if name.is_empty() || name.len() > crate::frame::MAX_TUNNEL_NAME {
-                return Err(format!(
-                    "tunnel name {name:?} must be 1 to {} bytes long",
-                    crate::frame::MAX_TUNNEL_NAME
-                ));
+                return Err(ConfigError::TunnelName(name.clone()));
             }
         }
         Ok(())
     }
 }
+
+/// A [`Config`] the protocol cannot run with; each case names its field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConfigError {
+    StreamWindow(u32),
+    MaxMessage(usize),
+    FailoverPastGrace {
+        failover_after: Duration,
+        resume_grace: Duration,
+    },
+    Keepalive,
+    Reconnect,
+    MaxStreams,
+    TunnelName(String),
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConfigError::StreamWindow(w) => {
+                write!(f, "stream_window must be at least 1024 bytes, got {w}")
+            }
+            ConfigError::MaxMessage(m) => write!(
+                f,
+                "max_message must be between 1024 and {} bytes, got {m}",
+                crate::frame::MAX_MESSAGE
+            ),
+            ConfigError::FailoverPastGrace {
+                failover_after,
+                resume_grace,
+            } => write!(
+                f,
+                "failover_after ({failover_after:?}) must not exceed resume_grace ({resume_grace:?})"
+            ),
+            ConfigError::Keepalive => write!(
+                f,
+                "keepalive_timeout must be longer than a non-zero keepalive_interval"
+            ),
+            ConfigError::Reconnect => {
+                write!(f, "reconnect_max must be at least a non-zero reconnect_min")
+            }
+            ConfigError::MaxStreams => write!(f, "max_streams must be at least 1"),
+            ConfigError::TunnelName(name) => write!(
+                f,
+                "tunnel name {name:?} must be 1 to {} bytes long",
+                crate::frame::MAX_TUNNEL_NAME
+            ),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}

@@ -53,7 +53,7 @@ mod stats;
 mod stream;
 mod timer;
 
-pub use config::Config;
+pub use config::{Config, ConfigError};
 pub use endpoint::Endpoint;
 pub use error::ProtocolError;
 pub use ids::{ClientId, ConnId, LinkId, Role, StreamId, TunnelId};

@@ -45,7 +45,7 @@ impl Node {
         let waker = Arc::new(waker);
         let resolver = Resolver::new(Arc::clone(&waker), resolver::system_lookup);
         let endpoint = Endpoint::new(settings.protocol.clone(), Instant::now())
-            .map_err(RuntimeError::Protocol)?;
+            .map_err(|e| RuntimeError::Protocol(e.to_string()))?;
         let listeners = settings
             .listens
             .iter()

@@ -48,7 +48,7 @@ impl FileConfig {
         protocol.rng_seed = fresh_seed();
         protocol
             .validate()
-            .map_err(|why| ConfigError::key("(settings)", why))?;
+            .map_err(|why| ConfigError::key("(settings)", why.to_string()))?;
 
         let tls = if dx.server_url.tls() {
             let mutual = dx.enable_mutual_tls;

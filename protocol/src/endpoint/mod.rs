@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use log::warn;
 
-use crate::config::Config;
+use crate::config::{Config, ConfigError};
 use crate::control::Incoming;
 use crate::election::{Change, ClientView, Election};
 use crate::error::ProtocolError;
@@ -113,7 +113,7 @@ pub struct Endpoint {
 
 impl Endpoint {
     /// A new endpoint. A client immediately asks to connect to the server.
-    pub fn new(config: Config, _now: Instant) -> Result<Endpoint, String> {
+    pub fn new(config: Config, _now: Instant) -> Result<Endpoint, ConfigError> {
         config.validate()?;
         let view = match config.role {
             Role::Server => None,

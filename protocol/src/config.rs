@@ -28,6 +28,9 @@ pub struct Config {
     /// connection accepted on a listen socket meanwhile waits at most this
     /// long for a client to carry it. At most `resume_grace`.
     pub failover_after: Duration,
+    /// How long a dial of a connect target may take (name lookup included)
+    /// before the protocol gives up on it and refuses the stream.
+    pub connect_timeout: Duration,
     /// Send a keepalive after this long without sending anything.
     pub keepalive_interval: Duration,
     /// Close a link after this long without receiving anything.
@@ -55,6 +58,7 @@ impl Config {
             stream_window: 4 * 1024 * 1024,
             resume_grace: Duration::from_secs(30),
             failover_after: Duration::from_secs(2),
+            connect_timeout: Duration::from_secs(10),
             keepalive_interval: Duration::from_secs(5),
             keepalive_timeout: Duration::from_secs(20),
             reconnect_min: Duration::from_millis(100),
@@ -78,6 +82,9 @@ impl Config {
                 failover_after: self.failover_after,
                 resume_grace: self.resume_grace,
             });
+        }
+        if self.connect_timeout.is_zero() {
+            return Err(ConfigError::ConnectTimeout);
         }
         if self.keepalive_interval.is_zero() || self.keepalive_timeout <= self.keepalive_interval {
             return Err(ConfigError::Keepalive);
@@ -106,6 +113,7 @@ pub enum ConfigError {
         failover_after: Duration,
         resume_grace: Duration,
     },
+    ConnectTimeout,
     Keepalive,
     Reconnect,
     MaxStreams,
@@ -130,6 +138,7 @@ impl fmt::Display for ConfigError {
                 f,
                 "failover_after ({failover_after:?}) must not exceed resume_grace ({resume_grace:?})"
             ),
+            ConfigError::ConnectTimeout => write!(f, "connect_timeout must be above 0"),
             ConfigError::Keepalive => write!(
                 f,
                 "keepalive_timeout must be longer than a non-zero keepalive_interval"

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::time::Instant;
 
 use crate::endpoint::Slot;
-use crate::ids::{LinkId, TunnelId};
+use crate::ids::{ConnId, LinkId, TunnelId};
 
 /// What a deadline is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -24,6 +24,8 @@ pub(crate) enum Timer {
     ListenBlackoutEnd,
     /// A wanted listen socket that failed to bind is asked for again.
     ListenRetry(TunnelId),
+    /// A dial of a connect target has taken the connect timeout.
+    Dial(ConnId),
 }
 
 /// Deadlines by timer. Setting replaces; firing removes.

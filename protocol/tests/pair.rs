@@ -372,3 +372,31 @@ fn a_violation_reported_by_the_runtime_closes_the_link() {
     assert_eq!(stats.links_up, 0);
     assert_eq!(stats.sessions, 1, "the session waits for a resume");
 }
+
+/// A dial the runtime never reports on times out in the protocol: the
+/// runtime is told to drop it and the opener's connection is refused.
+#[test]
+fn a_dial_that_hangs_is_timed_out_by_the_protocol() {
+    let mut p = Pair::new();
+    let conn = p.server.ep.handle_accept(TunnelId(0), p.now).unwrap();
+    p.pump();
+    let (dialed, _) = p.client.dials[0];
+    p.advance(Duration::from_secs(9));
+    assert_eq!(p.client.socks[&dialed].closed, None, "timed out too soon");
+    p.advance(Duration::from_secs(1));
+    assert_eq!(
+        p.client.socks[&dialed].closed,
+        Some(true),
+        "the runtime was not told to drop the dial"
+    );
+    assert_eq!(
+        p.server.socks[&conn].closed,
+        Some(true),
+        "the opener was not refused"
+    );
+    assert_eq!(p.client.ep.stats().opens_refused, 1);
+    // A late report of the dropped dial changes nothing.
+    p.client.ep.handle_dial_result(dialed, Ok(()), p.now);
+    p.pump();
+    assert_eq!(p.client.ep.stats().streams, 0);
+}

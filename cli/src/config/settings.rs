@@ -43,6 +43,7 @@ impl FileConfig {
         protocol.stream_window = dx.buffer_bytes;
         protocol.resume_grace = dx.resume_grace;
         protocol.failover_after = dx.failover_after;
+        protocol.connect_timeout = dx.connect_timeout;
         protocol.keepalive_interval = dx.keepalive_interval;
         protocol.keepalive_timeout = dx.keepalive_timeout;
         protocol.rng_seed = fresh_seed();

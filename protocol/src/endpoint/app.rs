@@ -91,6 +91,10 @@ impl Endpoint {
         let Some((r, session)) = conn_session(&self.conns, &mut self.sessions, conn) else {
             return;
         };
+        if !matches!(session.streams.get(&r.stream), Some(s) if !s.confirmed) {
+            return; // a second report for one dial: nothing to decide
+        }
+        self.timers.cancel(Timer::Dial(conn));
         match result {
             Ok(()) => {
                 if let Some(s) = session.streams.get_mut(&r.stream) {
@@ -104,18 +108,24 @@ impl Endpoint {
                 self.signal_deliver(r.slot, r.stream);
                 self.recv_progress(r.slot, r.stream, now);
             }
-            Err(reason) => {
-                warn!("{conn}: dial for {} failed: {reason}", r.stream);
-                self.stats.opens_refused += 1;
-                session.control.push(Control::OpenResult {
-                    stream: r.stream,
-                    accepted: false,
-                    reason,
-                });
-                session.streams.remove(&r.stream);
-                self.conns.remove(&conn);
-            }
+            Err(reason) => self.dial_failed(conn, reason),
         }
+    }
+
+    /// The dial of `conn` failed or took too long: its stream is refused.
+    pub(super) fn dial_failed(&mut self, conn: ConnId, reason: String) {
+        let Some((r, session)) = conn_session(&self.conns, &mut self.sessions, conn) else {
+            return;
+        };
+        warn!("{conn}: dial for {} failed: {reason}", r.stream);
+        self.stats.opens_refused += 1;
+        session.control.push(Control::OpenResult {
+            stream: r.stream,
+            accepted: false,
+            reason,
+        });
+        session.streams.remove(&r.stream);
+        self.conns.remove(&conn);
     }
 
     /// Bytes read from `conn`'s socket. Returns how many were taken (all of

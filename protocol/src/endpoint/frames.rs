@@ -72,7 +72,7 @@ impl Endpoint {
         now: Instant,
     ) -> Result<(), ProtocolError> {
         match body {
-            Control::Open { stream, tunnel } => self.on_open(slot, stream, tunnel),
+            Control::Open { stream, tunnel } => self.on_open(slot, stream, tunnel, now),
             Control::OpenResult {
                 stream,
                 accepted,
@@ -130,6 +130,7 @@ impl Endpoint {
         slot: Slot,
         stream: StreamId,
         tunnel: &str,
+        now: Instant,
     ) -> Result<(), ProtocolError> {
         let window = self.config.stream_window;
         let max_streams = self.config.max_streams;
@@ -163,6 +164,8 @@ impl Endpoint {
                 conn,
                 tunnel: TunnelId(t),
             });
+            self.timers
+                .set(Timer::Dial(conn), now + self.config.connect_timeout);
             return Ok(());
         }
         let reason = refusal.unwrap_or_default();

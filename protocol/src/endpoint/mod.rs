@@ -259,6 +259,17 @@ impl Endpoint {
                     self.blackout_until = None;
                     self.update_listeners(now);
                 }
+                Timer::Dial(conn) => {
+                    let dialing = self
+                        .stream_of(conn)
+                        .is_some_and(|s| matches!(s.origin, Origin::Connect(_)) && !s.confirmed);
+                    if dialing {
+                        // The runtime drops the attempt; the peer hears why.
+                        self.outputs.push_back(Output::Close { conn, reset: true });
+                        let secs = self.config.connect_timeout.as_secs_f64();
+                        self.dial_failed(conn, format!("the dial timed out after {secs:.1}s"));
+                    }
+                }
                 Timer::ListenRetry(tunnel) => {
                     if self.listening && self.unbound.get(tunnel.0) == Some(&true) {
                         self.unbound[tunnel.0] = false;

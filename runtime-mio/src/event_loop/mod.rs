@@ -343,7 +343,6 @@ impl EventLoop {
             match deadline {
                 Deadline::Incoming(token) => self.incoming_deadline(token, now),
                 Deadline::ServerDial(token) => self.server_dial_deadline(token, now),
-                Deadline::Dial(conn) => self.dial_deadline(conn, now),
                 Deadline::Closing(token) => {
                     if self.closing.get(&token).is_some_and(|c| c.deadline <= now) {
                         self.drop_closing(token);

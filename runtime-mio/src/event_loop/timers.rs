@@ -6,7 +6,6 @@ use std::collections::BinaryHeap;
 use std::time::{Duration, Instant};
 
 use mio::Token;
-use tcpws_protocol::ConnId;
 
 /// What a runtime deadline is for. Each names the thing it guards; the owner
 /// keeps its own deadline too, so a fired entry whose owner is gone or was
@@ -18,8 +17,6 @@ pub(crate) enum Deadline {
     Incoming(Token),
     /// The client's WebSocket connect and handshake must finish by then.
     ServerDial(Token),
-    /// A tunnel dial must connect by then.
-    Dial(ConnId),
     /// A socket we are done with must finish flushing and closing by then.
     Closing(Token),
 }
@@ -68,13 +65,13 @@ mod tests {
     fn pops_in_deadline_order_only_when_due() {
         let t0 = Instant::now();
         let mut timers = Timers::default();
-        timers.schedule(t0 + Duration::from_secs(2), Deadline::Dial(ConnId(2)));
-        timers.schedule(t0 + Duration::from_secs(1), Deadline::Dial(ConnId(1)));
+        timers.schedule(t0 + Duration::from_secs(2), Deadline::Closing(Token(2)));
+        timers.schedule(t0 + Duration::from_secs(1), Deadline::Closing(Token(1)));
         assert_eq!(timers.next(), Some(t0 + Duration::from_secs(1)));
         assert_eq!(timers.pop_due(t0), None);
         let later = t0 + Duration::from_secs(5);
-        assert_eq!(timers.pop_due(later), Some(Deadline::Dial(ConnId(1))));
-        assert_eq!(timers.pop_due(later), Some(Deadline::Dial(ConnId(2))));
+        assert_eq!(timers.pop_due(later), Some(Deadline::Closing(Token(1))));
+        assert_eq!(timers.pop_due(later), Some(Deadline::Closing(Token(2))));
         assert_eq!(timers.pop_due(later), None);
     }
 

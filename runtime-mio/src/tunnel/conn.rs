@@ -3,7 +3,6 @@
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr};
-use std::time::Instant;
 
 use mio::net::TcpStream;
 use mio::Token;
@@ -15,16 +14,14 @@ use crate::tcp::dial::Fallback;
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Resolving {
     pub(crate) tunnel: TunnelId,
-    pub(crate) deadline: Instant,
 }
 
 /// Whether the socket is usable yet.
 #[derive(Debug)]
 pub(crate) enum ConnState {
-    /// A dial in progress, failed if not connected by `deadline`; a failed
-    /// address moves on to the `fallback` ones.
+    /// A dial in progress (the protocol times it out); a failed address
+    /// moves on to the `fallback` ones.
     Dialing {
-        deadline: Instant,
         fallback: Fallback,
     },
     Open,

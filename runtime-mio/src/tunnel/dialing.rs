@@ -1,6 +1,6 @@
 //! The event loop's side of tunnel dials: resolving the connect target off
-//! the loop, starting the connect, and reporting failures and timeouts to
-//! the protocol.
+//! the loop, starting the connect, and reporting failures to the protocol
+//! (which times dials out itself and says Close).
 
 use std::io;
 use std::net::SocketAddr;
@@ -10,7 +10,6 @@ use log::{debug, error};
 use tcpws_protocol::{ConnId, TunnelId};
 
 use crate::error::describe;
-use crate::event_loop::timers::Deadline;
 use crate::event_loop::{EventLoop, Owner};
 use crate::settings::authority;
 use crate::tcp::dial;
@@ -19,20 +18,18 @@ use crate::tunnel::resolver;
 
 impl EventLoop {
     /// `Output::Dial` (an action): resolves the target (an IP literal at once,
-    /// a name off the loop) and connects, within the connect timeout.
+    /// a name off the loop) and connects.
     pub(crate) fn start_dial(&mut self, id: ConnId, tunnel: TunnelId, now: Instant) {
         let Some(spec) = self.settings.connects.get(tunnel.0) else {
             let reason = format!("no connect target for tunnel {}", tunnel.0);
             self.endpoint.handle_dial_result(id, Err(reason), now);
             return;
         };
-        let deadline = now + self.settings.connect_timeout;
         match self.resolver.resolve(id, &spec.host, spec.port) {
-            Some(resolved) => self.connect_resolved(id, tunnel, resolved, deadline, now),
+            Some(resolved) => self.connect_resolved(id, tunnel, resolved, now),
             None => {
                 debug!("{id}: resolving {} for tunnel {:?}", spec.host, spec.name);
-                self.timers.schedule(deadline, Deadline::Dial(id));
-                self.resolving.insert(id, Resolving { tunnel, deadline });
+                self.resolving.insert(id, Resolving { tunnel });
             }
         }
     }
@@ -44,9 +41,9 @@ impl EventLoop {
             return;
         }
         for answer in answers {
-            // Gone if the dial timed out or the stream closed meanwhile.
+            // Gone if the protocol closed it meanwhile (a timeout, a reset).
             if let Some(r) = self.resolving.remove(&answer.conn) {
-                self.connect_resolved(answer.conn, r.tunnel, answer.result, r.deadline, now);
+                self.connect_resolved(answer.conn, r.tunnel, answer.result, now);
             }
         }
         self.pump(now);
@@ -59,7 +56,6 @@ impl EventLoop {
         id: ConnId,
         tunnel: TunnelId,
         resolved: io::Result<Vec<SocketAddr>>,
-        deadline: Instant,
         now: Instant,
     ) {
         let target = self.dial_target(tunnel);
@@ -87,16 +83,9 @@ impl EventLoop {
             }
         };
         debug!("{id}: connecting to {target} ({peer}) for tunnel {name:?}");
-        self.timers.schedule(deadline, Deadline::Dial(id));
         self.conns.insert(
             id,
-            Conn::new(
-                token,
-                stream,
-                tunnel,
-                peer,
-                ConnState::Dialing { deadline, fallback },
-            ),
+            Conn::new(token, stream, tunnel, peer, ConnState::Dialing { fallback }),
         );
     }
 
@@ -106,41 +95,5 @@ impl EventLoop {
             .connects
             .get(tunnel.0)
             .map_or_else(|| "?".into(), |c| authority(&c.host, c.port))
-    }
-
-    /// The dial's deadline: fails a dial still resolving or connecting.
-    pub(crate) fn dial_deadline(&mut self, id: ConnId, now: Instant) {
-        if let Some(r) = self.resolving.get(&id).copied() {
-            if r.deadline <= now {
-                self.resolving.remove(&id);
-                let reason = format!(
-                    "resolving {} timed out after {:?}",
-                    self.dial_target(r.tunnel),
-                    self.settings.connect_timeout
-                );
-                debug!("{id}: {reason}");
-                self.endpoint.handle_dial_result(id, Err(reason), now);
-                self.pump(now);
-            }
-            return;
-        }
-        let Some(conn) = self.conns.get(&id) else {
-            return;
-        };
-        let ConnState::Dialing { deadline, .. } = conn.state else {
-            return;
-        };
-        if deadline > now {
-            return;
-        }
-        let reason = format!(
-            "connecting to {} timed out after {:?}",
-            self.dial_target(conn.tunnel),
-            self.settings.connect_timeout
-        );
-        debug!("{id}: {reason}");
-        self.drop_conn(id, false);
-        self.endpoint.handle_dial_result(id, Err(reason), now);
-        self.pump(now);
     }
 }

@@ -124,6 +124,7 @@ impl SimConfig {
         c.stream_window = self.stream_window;
         c.resume_grace = self.resume_grace;
         c.failover_after = self.failover_after;
+        c.connect_timeout = self.connect_timeout;
         c.keepalive_interval = self.keepalive_interval;
         c.keepalive_timeout = self.keepalive_timeout;
         c.reconnect_min = self.reconnect_min;

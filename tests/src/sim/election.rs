@@ -35,7 +35,7 @@ pub enum Cause {
     /// The old active client had no session link at the server for the
     /// failover delay while the new one had, or for the resume grace.
     Failover,
-    /// The old active client was stopped on purpose (a planned stop).
+    /// The server received the old active client's Goodbye (a planned stop).
     Handover,
 }
 
@@ -66,12 +66,16 @@ pub struct ElectionWatch {
     linked_since: [Option<Duration>; 2],
     /// Per client: its process was stopped on purpose and not started since.
     stopping: [bool; 2],
+    /// Per client: the server received its Goodbye and has not yet handed
+    /// over from it.
+    goodbyes: [bool; 2],
 }
 
 impl ElectionWatch {
     /// The server process (re)started: no election yet.
     pub fn server_started(&mut self) {
         self.elected = false;
+        self.goodbyes = [false; 2];
     }
 
     /// `node`'s process (re)started.
@@ -176,7 +180,7 @@ impl ElectionWatch {
         let Some(old) = old else {
             return Ok(Cause::Choice);
         };
-        if self.stopping[slot(old)] {
+        if self.goodbyes[slot(old)] {
             return Ok(Cause::Handover);
         }
         if new.is_some_and(|n| self.claim_pending(w, n)) {
@@ -265,9 +269,20 @@ impl ElectionWatch {
 
     /// Notes a change the world explained.
     pub fn record(&mut self, cause: Cause) {
-        if matches!(cause, Cause::Claim | Cause::Failover) {
+        if matches!(cause, Cause::Claim | Cause::Failover | Cause::Handover) {
             self.elected = true;
         }
+    }
+
+    /// The server received a Goodbye from `c` (whichever process of it
+    /// sent it): a handover from `c` is explained until it happens.
+    pub fn goodbye_heard(&mut self, c: ClientId) {
+        self.goodbyes[slot(c)] = true;
+    }
+
+    /// A change away from `old` was explained: its Goodbye is used up.
+    pub fn changed_from(&mut self, old: ClientId) {
+        self.goodbyes[slot(old)] = false;
     }
 }
 

@@ -232,6 +232,11 @@ impl World {
                     // A link heard even for an instant (its hello, then a
                     // reset in the same step) resumes the session.
                     self.election.server_heard(client);
+                    let goodbye = tcpws_protocol::frame::frames(&m)
+                        .any(|f| matches!(f, Ok(tcpws_protocol::frame::Frame::Goodbye { .. })));
+                    if goodbye {
+                        self.election.goodbye_heard(client);
+                    }
                 }
                 if to == End::Client {
                     let sinc = self.net.wire(wire).incs[End::Server.index()];

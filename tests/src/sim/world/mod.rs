@@ -535,10 +535,13 @@ impl World {
     fn server_active_changed(&mut self, old: Option<ClientId>, new: Option<ClientId>) {
         let cause = match self.election.explain(self, old, new) {
             Ok(cause) => cause,
-            Err(e) => self.fail("no preemption (DESIGN.md 1, high availability)", e),
+            Err(e) => self.fail("no preemption (README, high availability)", e),
         };
         tr!(self, "S: active {old:?} -> {new:?} by {cause:?}");
         self.election.record(cause);
+        if let Some(old) = old {
+            self.election.changed_from(old);
+        }
         if let (Some(old), Some(new), Cause::Failover | Cause::Claim | Cause::Handover) =
             (old, new, cause)
         {

@@ -450,7 +450,7 @@ impl World {
                 if node == Node::Server {
                     self.counters.switches += 1;
                 }
-                // DESIGN.md section 1: a switch by first data closes the
+                // README, "High availability": a switch by first data closes the
                 // server's listen sockets, and those of the client that
                 // was active (as it learns of it), for the standby close
                 // duration. Failovers and default choices close nothing.

@@ -599,6 +599,12 @@ impl World {
                 );
                 node.connecting = true;
             }
+            Output::AbandonConnect => {
+                let node = &mut self.nodes[n];
+                assert!(is_client, "AbandonConnect from the server");
+                assert!(node.connecting, "AbandonConnect with no ConnectServer outstanding");
+                node.connecting = false;
+            }
             Output::CloseLink { link, reason } => {
                 assert!(!reason.is_empty());
                 self.on_close_link(n, link);

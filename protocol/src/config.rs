@@ -28,8 +28,9 @@ pub struct Config {
     /// connection accepted on a listen socket meanwhile waits at most this
     /// long for a client to carry it. At most `resume_grace`.
     pub failover_after: Duration,
-    /// How long a dial of a connect target may take (name lookup included)
-    /// before the protocol gives up on it and refuses the stream.
+    /// How long a dial of a connect target (name lookup included), or a
+    /// client's WebSocket to the server (handshakes included), may take
+    /// before the protocol gives up on it.
     pub connect_timeout: Duration,
     /// Send a keepalive after this long without sending anything.
     pub keepalive_interval: Duration,

@@ -12,6 +12,9 @@ pub enum Output {
     /// Client only: open a WebSocket to the server, then report
     /// `handle_link_up` or `handle_link_failed`.
     ConnectServer,
+    /// Client only: give up the attempt asked for by `ConnectServer` (it
+    /// took longer than the connect timeout) and report nothing more for it.
+    AbandonConnect,
     /// Close this WebSocket (with this reason in the close frame) and forget it.
     /// The protocol has already forgotten it: do not report `handle_link_down`.
     CloseLink { link: LinkId, reason: String },

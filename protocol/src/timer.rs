@@ -20,6 +20,8 @@ pub(crate) enum Timer {
     Failover(Slot),
     /// Client: time to dial the server again.
     Reconnect,
+    /// Client: the WebSocket asked for has taken the connect timeout.
+    ConnectServer,
     /// Listen sockets closed by a switch may reopen.
     ListenBlackoutEnd,
     /// A wanted listen socket that failed to bind is asked for again.

@@ -400,3 +400,20 @@ fn a_dial_that_hangs_is_timed_out_by_the_protocol() {
     p.pump();
     assert_eq!(p.client.ep.stats().streams, 0);
 }
+
+/// A WebSocket to the server that never comes up is abandoned by the
+/// protocol after the connect timeout, and asked for again with backoff.
+#[test]
+fn a_server_dial_that_hangs_is_abandoned_and_retried() {
+    let t0 = origin();
+    let mut ep = Endpoint::new(config(Role::Client(ClientId::One)), t0).unwrap();
+    assert_eq!(ep.poll_output(), Some(Output::ConnectServer));
+    ep.handle_timeout(t0 + Duration::from_millis(9_999));
+    assert_eq!(ep.poll_output(), None, "abandoned too soon");
+    ep.handle_timeout(t0 + Duration::from_secs(10));
+    assert_eq!(ep.poll_output(), Some(Output::AbandonConnect));
+    let retry = ep.poll_timeout().expect("a reconnect is scheduled");
+    assert!(retry <= t0 + Duration::from_millis(10_100));
+    ep.handle_timeout(retry);
+    assert_eq!(ep.poll_output(), Some(Output::ConnectServer));
+}

@@ -8,6 +8,15 @@ use log::info;
 use super::*;
 
 impl Endpoint {
+    /// Asks the runtime for a WebSocket to the server, within the connect
+    /// timeout.
+    pub(super) fn connect_server(&mut self, now: Instant) {
+        self.connecting = true;
+        self.outputs.push_back(Output::ConnectServer);
+        self.timers
+            .set(Timer::ConnectServer, now + self.config.connect_timeout);
+    }
+
     /// The server announced who is active.
     pub(super) fn on_announcement(
         &mut self,

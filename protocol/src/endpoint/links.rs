@@ -22,6 +22,7 @@ impl Endpoint {
             Role::Server => None,
             Role::Client(client) => {
                 self.connecting = false;
+                self.timers.cancel(Timer::ConnectServer);
                 let session = self.sessions[Slot::CLIENT].as_ref().filter(|s| !s.leaving);
                 Some(Frame::Hello(Hello {
                     version: PROTOCOL_VERSION,
@@ -57,6 +58,7 @@ impl Endpoint {
         }
         debug!("connecting to the server failed: {reason}");
         self.connecting = false;
+        self.timers.cancel(Timer::ConnectServer);
         self.schedule_reconnect(now);
     }
 

@@ -113,7 +113,7 @@ pub struct Endpoint {
 
 impl Endpoint {
     /// A new endpoint. A client immediately asks to connect to the server.
-    pub fn new(config: Config, _now: Instant) -> Result<Endpoint, ConfigError> {
+    pub fn new(config: Config, now: Instant) -> Result<Endpoint, ConfigError> {
         config.validate()?;
         let view = match config.role {
             Role::Server => None,
@@ -140,8 +140,7 @@ impl Endpoint {
             stats: Stats::default(),
         };
         if endpoint.view.is_some() {
-            endpoint.connecting = true;
-            endpoint.outputs.push_back(Output::ConnectServer);
+            endpoint.connect_server(now);
         }
         Ok(endpoint)
     }
@@ -251,8 +250,16 @@ impl Endpoint {
                         && !self.connecting
                         && !self.has_link()
                     {
-                        self.connecting = true;
-                        self.outputs.push_back(Output::ConnectServer);
+                        self.connect_server(now);
+                    }
+                }
+                Timer::ConnectServer => {
+                    if self.connecting {
+                        let secs = self.config.connect_timeout.as_secs_f64();
+                        warn!("connecting to the server timed out after {secs:.1}s");
+                        self.connecting = false;
+                        self.outputs.push_back(Output::AbandonConnect);
+                        self.schedule_reconnect(now);
                     }
                 }
                 Timer::ListenBlackoutEnd => {

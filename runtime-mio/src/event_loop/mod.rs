@@ -245,6 +245,7 @@ impl EventLoop {
     fn act(&mut self, output: Output, now: Instant) {
         match output {
             Output::ConnectServer => self.start_server_dial(now),
+            Output::AbandonConnect => self.abandon_server_dial(),
             Output::CloseLink { link, reason } => self.close_link(link, &reason, now),
             Output::Dial { conn, tunnel } => self.start_dial(conn, tunnel, now),
             Output::StartListening { tunnel } => self.start_listening(tunnel, now),
@@ -342,7 +343,6 @@ impl EventLoop {
         while let Some(deadline) = self.timers.pop_due(now) {
             match deadline {
                 Deadline::Incoming(token) => self.incoming_deadline(token, now),
-                Deadline::ServerDial(token) => self.server_dial_deadline(token, now),
                 Deadline::Closing(token) => {
                     if self.closing.get(&token).is_some_and(|c| c.deadline <= now) {
                         self.drop_closing(token);

@@ -15,8 +15,6 @@ pub(crate) enum Deadline {
     /// An accepted HTTP connection must send its request head (and take our
     /// answer) by then.
     Incoming(Token),
-    /// The client's WebSocket connect and handshake must finish by then.
-    ServerDial(Token),
     /// A socket we are done with must finish flushing and closing by then.
     Closing(Token),
 }

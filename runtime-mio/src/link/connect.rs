@@ -5,10 +5,9 @@
 use std::time::Instant;
 
 use log::{debug, error, info, warn};
-use mio::{Interest, Token};
+use mio::Interest;
 
 use crate::error::describe;
-use crate::event_loop::timers::Deadline;
 use crate::event_loop::{EventLoop, Owner};
 use crate::link::closing::{Closing, CLOSE_LINGER};
 use crate::link::server_dial::{DialStep, ServerDial};
@@ -25,13 +24,12 @@ impl EventLoop {
         }
         let url = self.settings.server.ws_url();
         let token = self.next_token();
-        let deadline = now + self.settings.connect_timeout;
         let server = &self.settings.server;
         let tls = match &self.tls {
             Some(TlsContext::Client(tls)) => Some(tls.clone()),
             _ => None,
         };
-        let mut attempt = match ServerDial::start(&server.host, server.port, token, deadline, tls) {
+        let mut attempt = match ServerDial::start(&server.host, server.port, token, tls) {
             Ok(attempt) => attempt,
             Err(e) => {
                 let reason = format!("cannot connect to {url}: {}", describe(&e));
@@ -54,7 +52,6 @@ impl EventLoop {
             }
         }
         self.owners.insert(token, Owner::ServerDial);
-        self.timers.schedule(deadline, Deadline::ServerDial(token));
         self.server_dial = Some(attempt);
     }
 
@@ -109,26 +106,16 @@ impl EventLoop {
         self.pump(now);
     }
 
-    /// The attempt's deadline: gives up on it if it is still the attempt
-    /// that deadline was for.
-    pub(crate) fn server_dial_deadline(&mut self, token: Token, now: Instant) {
-        let due = self
-            .server_dial
-            .as_ref()
-            .is_some_and(|a| a.token == token && a.deadline <= now);
-        if !due {
-            return;
-        }
+    /// `Output::AbandonConnect` (an action): the protocol gave up on the
+    /// attempt (it took the connect timeout); drop it quietly.
+    pub(crate) fn abandon_server_dial(&mut self) {
         if let Some(mut attempt) = self.server_dial.take() {
+            warn!(
+                "connecting to {} timed out after {:?}",
+                self.settings.server.ws_url(),
+                self.settings.connect_timeout
+            );
             self.forget(attempt.token, attempt.stream_mut());
         }
-        let reason = format!(
-            "connecting to {} timed out after {:?}",
-            self.settings.server.ws_url(),
-            self.settings.connect_timeout
-        );
-        warn!("{reason}");
-        self.endpoint.handle_link_failed(&reason, now);
-        self.pump(now);
     }
 }

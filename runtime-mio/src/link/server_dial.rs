@@ -3,7 +3,6 @@
 
 use std::io;
 use std::net::SocketAddr;
-use std::time::Instant;
 
 use mio::net::TcpStream;
 use mio::{Interest, Registry, Token};
@@ -46,11 +45,10 @@ impl DialStep {
 
 /// A client's attempt to open its WebSocket to the server: a non-blocking
 /// TCP connect, a non-blocking TLS handshake for wss, then a non-blocking
-/// tungstenite handshake, all by `deadline`.
+/// tungstenite handshake (the protocol times it out).
 pub(crate) struct ServerDial {
     pub(crate) token: Token,
     pub(crate) peer: SocketAddr,
-    pub(crate) deadline: Instant,
     tls: Option<ClientTls>,
     state: Option<DialState>,
 }
@@ -63,14 +61,12 @@ impl ServerDial {
         host: &str,
         port: u16,
         token: Token,
-        deadline: Instant,
         tls: Option<ClientTls>,
     ) -> io::Result<ServerDial> {
         let (stream, peer, fallback) = dial::start(host, port)?;
         Ok(ServerDial {
             token,
             peer,
-            deadline,
             tls,
             state: Some(DialState::Connecting(stream, fallback)),
         })

@@ -311,15 +311,8 @@ impl World {
                 let latency = self.net.latency(client, &mut self.rng);
                 let partitioned = self.net.partitioned[usize::from(client.number() - 1)];
                 if partitioned {
-                    let at = now + self.cfg.connect_timeout;
-                    self.push_event(
-                        at,
-                        Event::WsFailed {
-                            client,
-                            inc,
-                            reason: "connect timed out",
-                        },
-                    );
+                    // Nothing answers: the dial hangs until the protocol's
+                    // connect timeout abandons it.
                 } else if self.is_up(Node::Server) {
                     self.push_event(now + latency, Event::WsArrive { client, inc });
                 } else {
@@ -332,6 +325,15 @@ impl World {
                         },
                     );
                 }
+            }
+            Output::AbandonConnect => {
+                if node.client_id().is_none() {
+                    self.fail("api", "the server emitted AbandonConnect");
+                }
+                if h.dialing_server == 0 {
+                    self.fail("api", format_args!("{node}: AbandonConnect with no dial"));
+                }
+                h.dialing_server -= 1;
             }
             Output::CloseLink { link, reason } => {
                 if let Some(wire) = h.links.remove(&link) {

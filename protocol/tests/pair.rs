@@ -417,3 +417,20 @@ fn a_server_dial_that_hangs_is_abandoned_and_retried() {
     ep.handle_timeout(retry);
     assert_eq!(ep.poll_output(), Some(Output::ConnectServer));
 }
+
+/// fuzz/regressions/protocol_endpoint/abandon-after-shutdown: a client that
+/// stops while its dial is under way, whose link then comes up anyway,
+/// must not abandon a dial it no longer has.
+#[test]
+fn no_abandoned_dial_after_a_stop() {
+    let t0 = origin();
+    let mut ep = Endpoint::new(config(Role::Client(ClientId::One)), t0).unwrap();
+    assert_eq!(ep.poll_output(), Some(Output::ConnectServer));
+    ep.handle_shutdown(t0);
+    while ep.poll_output().is_some() {}
+    ep.handle_link_up(LinkId(1), t0);
+    while ep.poll_output().is_some() {}
+    ep.handle_timeout(t0 + Duration::from_secs(60));
+    assert_eq!(ep.poll_output(), None);
+    assert_eq!(ep.poll_timeout(), None, "a stopped client keeps no timer");
+}

@@ -22,7 +22,9 @@ impl Endpoint {
             Role::Server => "the server is shutting down".to_string(),
             Role::Client(c) => format!("{c} is shutting down"),
         };
+        // No new dial, and no verdict on one under way: the runtime drops it.
         self.timers.cancel(Timer::Reconnect);
+        self.timers.cancel(Timer::ConnectServer);
         let links: Vec<(LinkId, Option<Slot>)> =
             self.links.iter().map(|(id, l)| (*id, l.slot)).collect();
         for (link, slot) in links {

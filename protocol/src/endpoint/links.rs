@@ -11,6 +11,10 @@ impl Endpoint {
     /// A WebSocket link is up: accepted by the server, or connected by a
     /// client after [`Output::ConnectServer`].
     pub fn handle_link_up(&mut self, link: LinkId, now: Instant) {
+        if self.view.is_some() {
+            self.connecting = false;
+            self.timers.cancel(Timer::ConnectServer);
+        }
         if self.shut_down {
             self.outputs.push_back(Output::CloseLink {
                 link,
@@ -21,8 +25,6 @@ impl Endpoint {
         let handshake = match self.config.role {
             Role::Server => None,
             Role::Client(client) => {
-                self.connecting = false;
-                self.timers.cancel(Timer::ConnectServer);
                 let session = self.sessions[Slot::CLIENT].as_ref().filter(|s| !s.leaving);
                 Some(Frame::Hello(Hello {
                     version: PROTOCOL_VERSION,

@@ -14,6 +14,31 @@ pub(crate) enum Origin {
     Connect(TunnelId),
 }
 
+/// Where our sending direction stands: the application's bytes go out
+/// until it finishes; then our Fin goes on the control channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SendState {
+    /// The application may still write.
+    Open,
+    /// The application finished (or a planned stop ended it) but no Fin is
+    /// queued: a stream not yet dialled, about to be dropped.
+    Ended,
+    /// Our Fin, at the offset of the last byte taken, is queued or sent.
+    Finished,
+}
+
+/// Where the peer's direction stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RecvState {
+    /// The peer may still send.
+    Open,
+    /// The peer's direction ends at this offset.
+    FinAt(u64),
+    /// Everything up to the Fin was delivered and the socket's write half
+    /// shut down.
+    Shut(u64),
+}
+
 /// Per-stream state. Invariants: `send.len() <= window`,
 /// `recv.buffered() <= window`.
 #[derive(Debug)]
@@ -24,16 +49,11 @@ pub(crate) struct Stream {
     /// Opener: the peer accepted the open. Dialer: the dial succeeded.
     pub(crate) confirmed: bool,
     pub(crate) send: SendBuffer,
-    /// The application finished writing (its FIN was read).
-    pub(crate) app_eof: bool,
-    /// Our Fin is on the control channel.
-    pub(crate) fin_queued: bool,
+    pub(crate) send_state: SendState,
     pub(crate) recv: Reassembler,
-    /// The peer's direction ends at this offset.
-    pub(crate) peer_fin: Option<u64>,
+    pub(crate) recv_state: RecvState,
     /// The last `consumed` we told the peer.
     pub(crate) ack_sent: u64,
-    pub(crate) shutdown_sent: bool,
     /// A Deliver is outstanding: the runtime is writing or waiting to.
     pub(crate) deliver_signaled: bool,
     /// The runtime stopped reading because the send buffer was full.
@@ -55,18 +75,65 @@ impl Stream {
             conn: Some(conn),
             confirmed: false,
             send: SendBuffer::default(),
-            app_eof: false,
-            fin_queued: false,
+            send_state: SendState::Open,
             recv: Reassembler::new(window),
-            peer_fin: None,
+            recv_state: RecvState::Open,
             ack_sent: 0,
-            shutdown_sent: false,
             deliver_signaled: false,
             read_paused: false,
             saw_app_data: false,
             tx_queued: false,
             ack_queued: false,
             held: false,
+        }
+    }
+
+    /// The application finished writing (its FIN was read), or we stopped
+    /// reading it for a planned stop.
+    pub(crate) fn app_eof(&self) -> bool {
+        self.send_state != SendState::Open
+    }
+
+    /// Our Fin is on the control channel.
+    pub(crate) fn fin_queued(&self) -> bool {
+        self.send_state == SendState::Finished
+    }
+
+    /// No more reads from the application.
+    pub(crate) fn end_app(&mut self) {
+        if self.send_state == SendState::Open {
+            self.send_state = SendState::Ended;
+        }
+    }
+
+    /// The application is done and our Fin is queued.
+    pub(crate) fn finish_send(&mut self) {
+        self.send_state = SendState::Finished;
+    }
+
+    /// Where the peer's direction ends, once known.
+    pub(crate) fn peer_fin(&self) -> Option<u64> {
+        match self.recv_state {
+            RecvState::Open => None,
+            RecvState::FinAt(f) | RecvState::Shut(f) => Some(f),
+        }
+    }
+
+    /// The peer's direction ends at `offset` (the caller checked it).
+    pub(crate) fn set_peer_fin(&mut self, offset: u64) {
+        if !matches!(self.recv_state, RecvState::Shut(_)) {
+            self.recv_state = RecvState::FinAt(offset);
+        }
+    }
+
+    /// The socket's write half was shut down after the last byte.
+    pub(crate) fn shutdown_sent(&self) -> bool {
+        matches!(self.recv_state, RecvState::Shut(_))
+    }
+
+    pub(crate) fn mark_shut(&mut self) {
+        if let RecvState::FinAt(f) = self.recv_state {
+            self.recv_state = RecvState::Shut(f);
         }
     }
 
@@ -77,7 +144,7 @@ impl Stream {
 
     /// Bytes the application may still hand us.
     pub(crate) fn send_capacity(&self, window: u32) -> usize {
-        if self.app_eof || self.conn.is_none() {
+        if self.app_eof() || self.conn.is_none() {
             return 0;
         }
         (window as usize).saturating_sub(self.send.len())
@@ -93,12 +160,12 @@ impl Stream {
 
     /// The peer's direction is complete and fully handed to the application.
     pub(crate) fn recv_finished(&self) -> bool {
-        self.peer_fin == Some(self.recv.consumed())
+        self.peer_fin() == Some(self.recv.consumed())
     }
 
     /// Our direction is complete and the peer has all of it.
     pub(crate) fn send_finished(&self) -> bool {
-        self.fin_queued && self.send.len() == 0
+        self.fin_queued() && self.send.len() == 0
     }
 
     /// Nothing left to do: the stream can be forgotten.

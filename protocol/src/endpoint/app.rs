@@ -215,9 +215,9 @@ impl Endpoint {
         let Some(s) = session.streams.get_mut(&r.stream) else {
             return;
         };
-        s.app_eof = true;
-        if !s.fin_queued {
-            s.fin_queued = true;
+        s.end_app();
+        if !s.fin_queued() {
+            s.finish_send();
             let final_offset = s.send.written();
             session.control.push(Control::Fin {
                 stream: r.stream,

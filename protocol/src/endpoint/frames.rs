@@ -100,14 +100,14 @@ impl Endpoint {
                     return Ok(());
                 };
                 if final_offset < s.recv.contiguous_end()
-                    || s.peer_fin.is_some_and(|f| f != final_offset)
+                    || s.peer_fin().is_some_and(|f| f != final_offset)
                 {
                     return Err(ProtocolError::FinMismatch {
                         stream,
                         final_offset,
                     });
                 }
-                s.peer_fin = Some(final_offset);
+                s.set_peer_fin(final_offset);
                 self.recv_progress(slot, stream, now);
                 Ok(())
             }
@@ -197,7 +197,7 @@ impl Endpoint {
             return Err(ProtocolError::UnknownStream(stream));
         };
         let end = offset + payload.len() as u64;
-        if s.peer_fin.is_some_and(|f| end > f) {
+        if s.peer_fin().is_some_and(|f| end > f) {
             return Err(ProtocolError::DataPastFin(stream));
         }
         match s.recv.insert(offset, payload) {

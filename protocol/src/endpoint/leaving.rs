@@ -58,9 +58,9 @@ impl Endpoint {
         };
         let mut fins = Vec::new();
         for (id, s) in session.streams.iter_mut() {
-            s.app_eof = true;
-            if !s.fin_queued && s.socket_ready() {
-                s.fin_queued = true;
+            s.end_app();
+            if !s.fin_queued() && s.socket_ready() {
+                s.finish_send();
                 fins.push(Control::Fin {
                     stream: *id,
                     final_offset: s.send.written(),
@@ -122,9 +122,9 @@ impl Endpoint {
             self.drop_stream(slot, stream, None);
             return;
         }
-        s.app_eof = true;
-        s.fin_queued = true;
-        s.peer_fin = Some(s.recv.contiguous_end());
+        s.finish_send();
+        let end = s.recv.contiguous_end();
+        s.set_peer_fin(end);
         self.signal_deliver(slot, stream);
         self.recv_progress(slot, stream, now);
     }

@@ -264,7 +264,7 @@ impl Endpoint {
             stream: id,
             tunnel: name,
         });
-        if let Some(s) = session.streams.get(&id).filter(|s| s.fin_queued) {
+        if let Some(s) = session.streams.get(&id).filter(|s| s.fin_queued()) {
             // The app finished while held: its Fin stayed with the old session.
             let final_offset = s.send.written();
             session.control.push(Control::Fin {

@@ -33,14 +33,14 @@ impl Endpoint {
             return;
         };
         let mut ack = false;
-        if s.recv_finished() && s.socket_ready() && !s.shutdown_sent {
-            s.shutdown_sent = true;
+        if s.recv_finished() && s.socket_ready() && !s.shutdown_sent() {
+            s.mark_shut();
             ack = s.ack_worth_sending(window);
             if let Some(conn) = s.conn {
                 self.outputs.push_back(Output::ShutdownWrite { conn });
             }
         }
-        if s.shutdown_sent && s.app_eof {
+        if s.shutdown_sent() && s.app_eof() {
             if let Some(conn) = s.conn.take() {
                 self.conns.remove(&conn);
                 self.outputs.push_back(Output::Close { conn, reset: false });

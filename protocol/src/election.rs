@@ -87,16 +87,8 @@ impl Election {
             return None;
         }
         self.elected = true;
-        if other_online {
-            Some(self.set(Some(client.other()), why))
-        } else {
-            let from = self.active.take();
-            Some(Change {
-                from,
-                to: None,
-                why,
-            })
-        }
+        let to = other_online.then(|| client.other());
+        Some(self.set(to, why))
     }
 }
 

@@ -28,6 +28,8 @@ pub enum ProtocolError {
     SessionGone,
     /// An Open with a stream id the peer had used or could not allocate.
     StaleStreamId(StreamId),
+    /// An OpenResult for a stream the peer opened itself.
+    OpenResultForPeerStream(StreamId),
     /// Data for a stream that was never opened.
     UnknownStream(StreamId),
     /// Data beyond the stream's Fin.
@@ -71,6 +73,10 @@ impl fmt::Display for ProtocolError {
             ProtocolError::StaleStreamId(stream) => {
                 write!(f, "protocol violation: open of {stream}: id not fresh")
             }
+            ProtocolError::OpenResultForPeerStream(stream) => write!(
+                f,
+                "protocol violation: an open-result for {stream}, which the peer opened"
+            ),
             ProtocolError::UnknownStream(stream) => {
                 write!(f, "protocol violation: data for {stream}, never opened")
             }

@@ -434,3 +434,46 @@ fn no_abandoned_dial_after_a_stop() {
     assert_eq!(ep.poll_output(), None);
     assert_eq!(ep.poll_timeout(), None, "a stopped client keeps no timer");
 }
+
+/// A link lost while a stop waits to say Goodbye is a stop all the same:
+/// the session leaves at once instead of waiting out the grace.
+#[test]
+fn a_link_lost_during_a_stop_still_ends_the_session() {
+    let mut p = Pair::new();
+    let (conn, _) = open_stream(&mut p);
+    let now = p.now;
+    p.server.ep.handle_shutdown(now);
+    p.server.ep.handle_link_down(p.link, "lost", now);
+    p.server.drain(now);
+    assert_eq!(p.server.socks[&conn].closed, Some(false), "closed with FIN");
+    assert_eq!(p.server.ep.stats().sessions, 0);
+    assert_eq!(p.server.ep.stats().failovers, 0);
+}
+
+/// An OpenResult for a stream the peer opened itself is a violation: it
+/// must not mark our dial as done (which would defeat its timeout).
+#[test]
+fn an_open_result_for_the_peers_own_stream_is_a_violation() {
+    use tcpws_protocol::frame::{Control, Frame};
+    let mut p = Pair::new();
+    let now = p.now;
+    let conn = p.client.ep.handle_accept(TunnelId(0), now).unwrap();
+    assert!(p.client.ep.send_capacity(conn) > 0);
+    p.pump();
+    let (_, tunnel) = p.server.dials[0];
+    assert_eq!(tunnel, TunnelId(0));
+    // The client's Open was control frame 1; a forged result of its own
+    // stream (id 2, the first a client allocates) is frame 2.
+    let mut msg = Vec::new();
+    Frame::Control {
+        seq: 2,
+        body: Control::OpenResult {
+            stream: tcpws_protocol::StreamId(2),
+            accepted: true,
+            reason: "",
+        },
+    }
+    .encode(&mut msg);
+    p.server.ep.handle_message(p.link, &msg, now);
+    assert_eq!(p.server.ep.stats().protocol_errors, 1);
+}

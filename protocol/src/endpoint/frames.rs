@@ -82,6 +82,9 @@ impl Endpoint {
                 let Some(s) = session.streams.get_mut(&stream) else {
                     return Ok(());
                 };
+                if !matches!(s.origin, Origin::Listen(_)) {
+                    return Err(ProtocolError::OpenResultForPeerStream(stream));
+                }
                 if accepted {
                     s.confirmed = true;
                 } else {

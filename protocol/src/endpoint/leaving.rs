@@ -118,12 +118,15 @@ impl Endpoint {
         else {
             return;
         };
-        if !s.socket_ready() {
+        let end = s.recv.contiguous_end();
+        let cut_short = s.peer_fin().is_some_and(|f| f > end);
+        if !s.socket_ready() || cut_short {
+            // Not dialled yet, or the peer's known end will never arrive:
+            // a FIN would pass a short stream off as whole.
             self.drop_stream(slot, stream, None);
             return;
         }
         s.finish_send();
-        let end = s.recv.contiguous_end();
         s.set_peer_fin(end);
         self.signal_deliver(slot, stream);
         self.recv_progress(slot, stream, now);

@@ -125,6 +125,16 @@ impl Endpoint {
     pub(super) fn detach_link(&mut self, link: LinkId, now: Instant) {
         let slot = self.links.get(&link).and_then(|l| l.slot);
         self.forget_link(link);
+        if let Some(slot) = slot.filter(|_| self.shut_down) {
+            // Lost before its Goodbye went out: a stop all the same.
+            if self.sessions[slot]
+                .as_ref()
+                .is_some_and(|s| s.link == Some(link))
+            {
+                self.leave_session(slot, now);
+            }
+            return;
+        }
         if let Some(slot) = slot {
             let grace = self.grace;
             if let Some(s) = self.sessions[slot].as_mut() {

@@ -20,6 +20,10 @@ impl Endpoint {
             return Err(ProtocolError::WrongRole("a claim sent to a client"));
         }
         let client = self.session_mut(slot)?.client;
+        if self.shut_down {
+            debug!("{client} claims activity while this server stops: ignored");
+            return Ok(());
+        }
         debug!("{client} claims activity (it saw epoch {epoch})");
         if let Some(change) = self.election.on_claim(client) {
             self.apply_change(change, now);
@@ -75,6 +79,9 @@ impl Endpoint {
             info!("{client} resumed its session on {link}");
             true
         } else {
+            // Held connections never reached the old session's peer: the
+            // new session of the same (still active) client carries them.
+            let held = self.take_held(slot);
             if self.sessions[slot].is_some() {
                 self.end_session(slot, "the client started a new session", now, false);
             }
@@ -98,6 +105,22 @@ impl Endpoint {
                 });
             if let Some(change) = self.election.on_session_up(client, one_online, two_carries) {
                 self.apply_change(change, now);
+            }
+            let target = self
+                .election
+                .active
+                .map(Slot::of)
+                .filter(|&s| self.linked(s));
+            for s in held {
+                match target {
+                    Some(target) => self.rehome(target, s),
+                    None => {
+                        if let Some(conn) = s.conn {
+                            self.conns.remove(&conn);
+                            self.outputs.push_back(Output::Close { conn, reset: true });
+                        }
+                    }
+                }
             }
             false
         };
@@ -198,12 +221,16 @@ impl Endpoint {
         let held = session.held_streams();
         let other = Slot::of(client.other());
         if !self.linked(other) {
-            for id in held {
-                self.drop_stream(
-                    slot,
-                    id,
-                    Some((ResetCode::SessionEnded, "no client could carry it in time")),
-                );
+            debug!(
+                "no client can carry {} held connections: closing them",
+                held.len()
+            );
+            for s in self.take_held(slot) {
+                if let Some(conn) = s.conn {
+                    self.conns.remove(&conn);
+                    self.outputs.push_back(Output::Close { conn, reset: true });
+                }
+                self.stats.streams_reset += 1;
             }
             return;
         }

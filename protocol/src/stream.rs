@@ -20,8 +20,8 @@ pub(crate) enum Origin {
 pub(crate) enum SendState {
     /// The application may still write.
     Open,
-    /// The application finished (or a planned stop ended it) but no Fin is
-    /// queued: a stream not yet dialled, about to be dropped.
+    /// We take no more from the application but queued no Fin: a planned
+    /// stop of a stream not yet dialled (the stop's wind-down drops it).
     Ended,
     /// Our Fin, at the offset of the last byte taken, is queued or sent.
     Finished,

@@ -76,13 +76,20 @@ fn config(role: Role) -> Config {
 
 impl Pair {
     fn new() -> Pair {
+        Pair::with(|_| {})
+    }
+
+    /// A pair whose configs `tune` adjusts first.
+    fn with(tune: impl Fn(&mut Config)) -> Pair {
         let now = origin();
         let mut sc = config(Role::Server);
         sc.listens = vec!["web".into()];
         sc.connects = vec!["ssh".into()];
+        tune(&mut sc);
         let mut cc = config(Role::Client(ClientId::One));
         cc.listens = vec!["ssh".into()];
         cc.connects = vec!["web".into()];
+        tune(&mut cc);
         let node = |c| Node {
             ep: Endpoint::new(c, now).unwrap(),
             socks: BTreeMap::new(),
@@ -476,4 +483,18 @@ fn an_open_result_for_the_peers_own_stream_is_a_violation() {
     .encode(&mut msg);
     p.server.ep.handle_message(p.link, &msg, now);
     assert_eq!(p.server.ep.stats().protocol_errors, 1);
+}
+
+/// With the smallest message size the Goodbye still goes out: it needs
+/// only its reason's length, not the longest reason's.
+#[test]
+fn a_goodbye_fits_the_smallest_message() {
+    let mut p = Pair::with(|c| c.max_message = 1024);
+    p.client.ep.handle_shutdown(p.now);
+    p.pump();
+    assert_eq!(
+        p.server.ep.stats().handovers,
+        1,
+        "the Goodbye never went out"
+    );
 }

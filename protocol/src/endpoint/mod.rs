@@ -312,7 +312,10 @@ impl Endpoint {
                 }
             }
         }
-        if !more && buf.len() + FRAME_HEADER + 2 + MAX_REASON <= limit {
+        let goodbye_fits = l.goodbye.as_deref().is_some_and(|r| {
+            buf.len() + FRAME_HEADER + 2 + frame::cut(r, MAX_REASON).len() <= limit
+        });
+        if !more && goodbye_fits {
             if let Some(reason) = l.goodbye.take() {
                 // Everything the session could send went first: say Goodbye
                 // and close; the link's socket flushes it before the close.

@@ -114,12 +114,7 @@ impl Endpoint {
             for s in held {
                 match target {
                     Some(target) => self.rehome(target, s),
-                    None => {
-                        if let Some(conn) = s.conn {
-                            self.conns.remove(&conn);
-                            self.outputs.push_back(Output::Close { conn, reset: true });
-                        }
-                    }
+                    None => self.close_held(s),
                 }
             }
             false
@@ -226,11 +221,7 @@ impl Endpoint {
                 held.len()
             );
             for s in self.take_held(slot) {
-                if let Some(conn) = s.conn {
-                    self.conns.remove(&conn);
-                    self.outputs.push_back(Output::Close { conn, reset: true });
-                }
-                self.stats.streams_reset += 1;
+                self.close_held(s);
             }
             return;
         }
@@ -268,19 +259,27 @@ impl Endpoint {
         held
     }
 
+    /// A held stream (taken out of its session) nobody can carry: its
+    /// connection is reset; the peer never heard of it.
+    pub(super) fn close_held(&mut self, stream: Stream) {
+        if let Some(conn) = stream.conn {
+            self.conns.remove(&conn);
+            self.outputs.push_back(Output::Close { conn, reset: true });
+        }
+        self.stats.streams_reset += 1;
+    }
+
     /// Server: gives a held stream (the peer never heard of it) to the
     /// session in `slot`, which is active now, as if accepted there.
     pub(super) fn rehome(&mut self, slot: Slot, mut stream: Stream) {
         let (Origin::Listen(tunnel), Some(conn)) = (stream.origin, stream.conn) else {
-            return;
+            return self.close_held(stream);
         };
         let Some(name) = self.config.listens.get(tunnel.0).cloned() else {
-            return;
+            return self.close_held(stream);
         };
         let Some(session) = self.sessions[slot].as_mut() else {
-            self.outputs.push_back(Output::Close { conn, reset: true });
-            self.conns.remove(&conn);
-            return;
+            return self.close_held(stream);
         };
         stream.held = false;
         stream.tx_queued = false;

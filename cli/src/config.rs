@@ -18,6 +18,8 @@ mod error;
 mod home;
 mod json;
 mod logging;
+mod secret;
+mod security;
 mod settings;
 mod summary;
 #[cfg(test)]

@@ -72,6 +72,9 @@ fn check(path: &Path) -> ExitCode {
         Ok(settings) => settings,
         Err(e) => return config_error(&e.in_file(&loaded.path)),
     };
+    for warning in loaded.config.security_warnings() {
+        println!("warning: {warning}");
+    }
     // Loads the TLS files and builds the TLS configs the node would use, so
     // a bad key, certificate or bundle fails here rather than at start.
     if let Err(e) = tcpws_runtime_mio::check_tls(&settings) {
@@ -107,6 +110,9 @@ fn run(path: Option<&Path>) -> ExitCode {
     }
     for warning in &loaded.warnings {
         log::warn!("{}: {warning}", loaded.path.display());
+    }
+    for warning in loaded.config.security_warnings() {
+        log::warn!("{warning}");
     }
     log::info!(
         "tcpws {} starting as {} with {}",

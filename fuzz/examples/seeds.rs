@@ -50,6 +50,16 @@ fn frame_seeds(dir: &Path) -> usize {
         epoch: 0,
         ctl_rx: 0,
         window: 4 * 1024 * 1024,
+        nonce: None,
+    });
+    let auth_hello = Frame::Hello(Hello {
+        version: PROTOCOL_VERSION,
+        client: ClientId::One,
+        token: 0,
+        epoch: 0,
+        ctl_rx: 0,
+        window: 4 * 1024 * 1024,
+        nonce: Some([0x5a; 32]),
     });
     let resume_hello = Frame::Hello(Hello {
         version: PROTOCOL_VERSION,
@@ -58,6 +68,7 @@ fn frame_seeds(dir: &Path) -> usize {
         epoch: 3,
         ctl_rx: 17,
         window: 65_536,
+        nonce: None,
     });
     let welcome = Frame::Welcome(Welcome {
         version: PROTOCOL_VERSION,
@@ -152,8 +163,17 @@ fn frame_seeds(dir: &Path) -> usize {
     let goodbye = Frame::Goodbye {
         reason: "client 1 is shutting down",
     };
-    let singles: [(&str, &Frame<'_>); 18] = [
+    let challenge = Frame::AuthChallenge { nonce: [0xc3; 32] };
+    let proof = Frame::AuthProof { proof: [0x9f; 32] };
+    let auth_refused = Frame::AuthRefused {
+        reason: "client 1's proof is wrong",
+    };
+    let singles: [(&str, &Frame<'_>); 22] = [
         ("hello", &hello),
+        ("hello-auth", &auth_hello),
+        ("auth-challenge", &challenge),
+        ("auth-proof", &proof),
+        ("auth-refused", &auth_refused),
         ("hello-resume", &resume_hello),
         ("welcome-resumed", &welcome),
         ("welcome-new", &new_welcome),
@@ -466,8 +486,8 @@ const TAMPER_SPLIT: u64 = 3;
 const TAMPER_MERGE: u64 = 4;
 /// `HostileTarget::ServerHostileLink`, of 4.
 const HOSTILE_TARGET_COUNT: u64 = 4;
-/// `FuzzFrame` variants used here, of 13.
-const FUZZ_FRAME_COUNT: u64 = 13;
+/// `FuzzFrame` variants used here, of 16.
+const FUZZ_FRAME_COUNT: u64 = 16;
 const FF_HELLO: u64 = 1;
 const FF_OPEN: u64 = 3;
 const FF_DATA: u64 = 5;
@@ -506,6 +526,11 @@ impl Enc {
     }
     fn params(&mut self, two_clients: bool, eager_write: bool) -> &mut Self {
         self.params_window(3, two_clients, eager_write) // window 4 KiB
+            .u8(0) // no shared secret
+    }
+    /// As `params`, with the same shared secret on every node.
+    fn params_secret(&mut self, two_clients: bool, eager_write: bool) -> &mut Self {
+        self.params_window(3, two_clients, eager_write).u8(2)
     }
     /// `window_kib`: the target's window byte (0xF0 and up: 80 KiB).
     fn params_window(&mut self, window_kib: u8, two_clients: bool, eager_write: bool) -> &mut Self {
@@ -607,6 +632,7 @@ fn endpoint_seeds(dir: &Path) -> usize {
     // unacknowledged and the rest is read straight into it.
     let mut e = Enc::default();
     e.params_window(0xFF, false, false)
+        .u8(0) // no shared secret
         .online(false)
         .server_stream(ONE);
     for _ in 0..20 {
@@ -725,6 +751,7 @@ fn endpoint_seeds(dir: &Path) -> usize {
     e.params(false, false)
         .online(false)
         .op(op::HOSTILE_LINK_UP)
+        .u8(0) // its certificate may claim either id
         .op(op::HOSTILE)
         .variant(0, HOSTILE_TARGET_COUNT)
         .u8(0);
@@ -736,7 +763,8 @@ fn endpoint_seeds(dir: &Path) -> usize {
         .u8(0)
         .u8(0)
         .u8(0)
-        .u16(1_000);
+        .u16(1_000)
+        .bool(false); // no nonce: no shared secret offered
     // Open { seq, stream, name }
     e.bool(true)
         .variant(FF_OPEN, FUZZ_FRAME_COUNT)
@@ -763,5 +791,15 @@ fn endpoint_seeds(dir: &Path) -> usize {
         .settle(true)
         .advance(2_000, true);
     n += write(dir, "shutdown-mid-stream", &e.done());
+
+    // The same stream with a shared secret on every node: the handshake
+    // proves it both ways before the session carries anything.
+    let mut e = Enc::default();
+    e.params_secret(true, false)
+        .online(true)
+        .server_stream(ONE)
+        .settle(true)
+        .advance(2_000, true);
+    n += write(dir, "shared-secret-stream", &e.done());
     n
 }

@@ -45,7 +45,8 @@ use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use tcpws_protocol::frame::{self, ActiveWhy, Control, Frame, Hello, ResetCode, Welcome};
 use tcpws_protocol::{
-    ClientId, Config, ConnId, Endpoint, LinkId, Output, Role, StreamId, TunnelId, PROTOCOL_VERSION,
+    Certified, ClientId, Config, ConnId, Endpoint, LinkId, LinkUp, Output, Role, SharedSecret,
+    StreamId, TunnelId, PROTOCOL_VERSION,
 };
 
 /// Most operations per run, so one input cannot run for seconds.
@@ -85,6 +86,9 @@ struct Params {
     two_clients: bool,
     /// Sockets write everything as soon as the protocol says Deliver.
     eager_write: bool,
+    /// Shared secrets: 0, 1 none; 2 the same on every node; 3 on the
+    /// server only (every handshake is refused).
+    secret: u8,
 }
 
 #[derive(Arbitrary, Debug, Clone, Copy)]
@@ -177,7 +181,11 @@ enum Op {
         pick: u8,
     },
     /// The server accepts a WebSocket from a hostile client.
-    HostileLinkUp,
+    /// A hostile peer links to the server; `certified` picks what its TLS
+    /// certificate may claim (0 either id, 1 client 1, 2 client 2, else none).
+    HostileLinkUp {
+        certified: u8,
+    },
     HostileLinkDown {
         pick: u8,
     },
@@ -256,6 +264,9 @@ enum FuzzFrame {
         epoch: u8,
         ctl_rx: u8,
         window: u16,
+        /// Offers a shared secret with this nonce byte; 0..=7 replay a
+        /// nonce an honest end sent.
+        nonce: Option<u8>,
     },
     Welcome {
         bad_version: bool,
@@ -313,6 +324,16 @@ enum FuzzFrame {
     Goodbye {
         reason_len: u8,
     },
+    AuthChallenge {
+        nonce: u8,
+    },
+    /// 0..=7: a proof an honest end sent earlier (a replay); else that byte.
+    AuthProof {
+        proof: u8,
+    },
+    AuthRefused {
+        reason_len: u8,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -366,7 +387,7 @@ struct Wire {
     server_opened: bool,
     /// The session token of the server's Welcome on this wire: every later
     /// frame on it, either way, belongs to that session.
-    token: Option<u64>,
+    token: Option<u128>,
 }
 
 /// What the honest ends of one session (client node, token) sent, per
@@ -409,7 +430,12 @@ struct World {
     hostile_links: Vec<LinkId>,
     next_link: u64,
     /// Tokens seen in Welcomes, per client (index 1 and 2).
-    tokens: [u64; 3],
+    tokens: [u128; 3],
+    /// Proofs and nonces honest ends sent, for replays (at most 8 each).
+    proofs: Vec<[u8; 32]>,
+    nonces: Vec<[u8; 32]>,
+    /// Fresh values for the next link's `LinkUp`.
+    next_random: u64,
     /// A hostile byte was sent: honest-peer checks are off.
     hostile: bool,
     /// Honest messages were lost, duplicated or reordered: a link may be
@@ -418,7 +444,7 @@ struct World {
     /// keep to the window and send nothing after a reset.
     lossy: bool,
     /// What each honest sender put on the wire, per session.
-    sent: BTreeMap<(usize, u64), SessionTrack>,
+    sent: BTreeMap<(usize, u128), SessionTrack>,
     /// Every node's `stream_window` (they share one).
     window: u64,
     eager_write: bool,
@@ -453,6 +479,10 @@ fn config(role: Role, p: &Params) -> Config {
     c.reconnect_min = Duration::from_millis(min);
     c.reconnect_max = Duration::from_millis(min * (1 + u64::from(p.reconnect_factor % 8)));
     c.rng_seed = p.seed ^ role_number(role);
+    c.shared_secret = match (p.secret % 4, role) {
+        (2, _) | (3, Role::Server) => SharedSecret::new(b"fuzz secret"),
+        _ => None,
+    };
     c
 }
 
@@ -510,6 +540,9 @@ impl World {
             hostile_links: Vec::new(),
             next_link: 1,
             tokens: [0; 3],
+            proofs: Vec::new(),
+            nonces: Vec::new(),
+            next_random: p.seed,
             hostile: false,
             lossy: false,
             sent: BTreeMap::new(),
@@ -523,6 +556,46 @@ impl World {
             NodeSel::Server => 0,
             NodeSel::One => 1,
             NodeSel::Two => self.nodes.len() - 1,
+        }
+    }
+
+    /// What the runtime reports for a new link: fresh nonce and token (a
+    /// counter mixed by SplitMix64; they only need to differ).
+    fn link_up(&mut self, certified: Certified) -> LinkUp {
+        let mut draw = || {
+            self.next_random = self.next_random.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = self.next_random;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^ (z >> 31)
+        };
+        let mut nonce = [0u8; 32];
+        for chunk in nonce.chunks_mut(8) {
+            chunk.copy_from_slice(&draw().to_be_bytes());
+        }
+        let token = u128::from(draw()) << 64 | u128::from(draw());
+        LinkUp {
+            peer: std::net::SocketAddr::from(([127, 0, 0, 1], 9)),
+            certified,
+            nonce,
+            token,
+        }
+    }
+
+    /// Records the proofs and nonces in an honest message, for replays.
+    fn snoop(&mut self, msg: &[u8]) {
+        for f in frame::frames(msg).flatten() {
+            let (list, value) = match f {
+                Frame::AuthProof { proof } => (&mut self.proofs, proof),
+                Frame::AuthChallenge { nonce } => (&mut self.nonces, nonce),
+                Frame::Hello(Hello {
+                    nonce: Some(nonce), ..
+                }) => (&mut self.nonces, nonce),
+                _ => continue,
+            };
+            if list.len() < 8 {
+                list.push(value);
+            }
         }
     }
 
@@ -744,6 +817,7 @@ impl World {
                 let mut opened = self.wires[w].client_opened;
                 check_message(&buf, max, &mut opened, true, &mut [0; 3], c);
                 self.wires[w].client_opened = opened;
+                self.snoop(&buf);
                 self.track_sent(w, true, &buf);
                 // A hostile server, a broken wire or a closed server end
                 // swallows the message.
@@ -766,6 +840,7 @@ impl World {
                 let mut opened = self.wires[w].server_opened;
                 check_message(&buf, max, &mut opened, false, &mut self.tokens, c);
                 self.wires[w].server_opened = opened;
+                self.snoop(&buf);
                 self.track_sent(w, false, &buf);
                 let wire = &mut self.wires[w];
                 if !wire.broken && wire.client_link.is_some() {
@@ -836,7 +911,12 @@ impl World {
                     self.wires[w].token = Some(welcome.token);
                     continue;
                 }
-                Frame::Hello(_) | Frame::Keepalive | Frame::ControlAck { .. } => continue,
+                Frame::Hello(_)
+                | Frame::Keepalive
+                | Frame::ControlAck { .. }
+                | Frame::AuthChallenge { .. }
+                | Frame::AuthProof { .. }
+                | Frame::AuthRefused { .. } => continue,
                 _ => {}
             }
             let who = if from_client { "client" } else { "server" };
@@ -1062,9 +1142,11 @@ impl World {
                         }
                         let sl = wire.server_link;
                         self.wires.push(wire);
-                        self.nodes[c].ep.handle_link_up(cl, now);
+                        let up = self.link_up(Certified::Unbound);
+                        self.nodes[c].ep.handle_link_up(cl, up, now);
                         if let Some(sl) = sl {
-                            self.nodes[0].ep.handle_link_up(sl, now);
+                            let up = self.link_up(Certified::Unbound);
+                            self.nodes[0].ep.handle_link_up(sl, up, now);
                         }
                     }
                 }
@@ -1266,12 +1348,19 @@ impl World {
                 let mut buf = Vec::new();
                 assert!(!ep.poll_transmit(link, now, &mut buf));
             }
-            Op::HostileLinkUp => {
+            Op::HostileLinkUp { certified } => {
                 self.hostile = true;
                 let link = self.new_link();
                 self.owners.insert(link, Owner::Hostile);
                 self.hostile_links.push(link);
-                self.nodes[0].ep.handle_link_up(link, now);
+                let certified = match certified {
+                    0 => Certified::Unbound,
+                    1 => Certified::Client(ClientId::One),
+                    2 => Certified::Client(ClientId::Two),
+                    _ => Certified::Neither,
+                };
+                let up = self.link_up(certified);
+                self.nodes[0].ep.handle_link_up(link, up, now);
             }
             Op::HostileLinkDown { pick } => {
                 if self.hostile_links.is_empty() {
@@ -1498,6 +1587,7 @@ impl World {
                     epoch,
                     ctl_rx,
                     window,
+                    nonce,
                 } => Frame::Hello(Hello {
                     version: if *bad_version { 7 } else { PROTOCOL_VERSION },
                     client: if *client {
@@ -1507,11 +1597,17 @@ impl World {
                     },
                     token: match token {
                         1 | 2 => self.tokens[usize::from(*token)],
-                        t => u64::from(*t),
+                        t => u128::from(*t),
                     },
                     epoch: u64::from(*epoch),
                     ctl_rx: u64::from(*ctl_rx),
                     window: u32::from(*window) * 4,
+                    nonce: nonce.map(|n| {
+                        self.nonces
+                            .get(usize::from(n))
+                            .copied()
+                            .unwrap_or([n; 32])
+                    }),
                 })
                 .encode(&mut out),
                 FuzzFrame::Welcome {
@@ -1527,7 +1623,7 @@ impl World {
                     version: if *bad_version { 7 } else { PROTOCOL_VERSION },
                     token: match token {
                         1 | 2 => self.tokens[usize::from(*token)],
-                        t => u64::from(*t),
+                        t => u128::from(*t),
                     },
                     resumed: *resumed,
                     ctl_rx: u64::from(*ctl_rx),
@@ -1647,6 +1743,26 @@ impl World {
                     reason: &"bye".repeat(usize::from(*reason_len)),
                 }
                 .encode(&mut out),
+                FuzzFrame::AuthChallenge { nonce } => Frame::AuthChallenge {
+                    nonce: self
+                        .nonces
+                        .get(usize::from(*nonce))
+                        .copied()
+                        .unwrap_or([*nonce; 32]),
+                }
+                .encode(&mut out),
+                FuzzFrame::AuthProof { proof } => Frame::AuthProof {
+                    proof: self
+                        .proofs
+                        .get(usize::from(*proof))
+                        .copied()
+                        .unwrap_or([*proof; 32]),
+                }
+                .encode(&mut out),
+                FuzzFrame::AuthRefused { reason_len } => Frame::AuthRefused {
+                    reason: &"no".repeat(usize::from(*reason_len)),
+                }
+                .encode(&mut out),
             }
         }
         out
@@ -1735,7 +1851,7 @@ fn check_message(
     max: usize,
     opened: &mut bool,
     from_client: bool,
-    tokens: &mut [u64; 3],
+    tokens: &mut [u128; 3],
     client: usize,
 ) {
     assert!(!msg.is_empty(), "poll_transmit returned true with nothing");
@@ -1748,7 +1864,11 @@ fn check_message(
         let f = f.unwrap_or_else(|e| panic!("the endpoint sent an undecodable message: {e}"));
         if !*opened {
             match (&f, from_client) {
-                (Frame::Hello(_), true) | (Frame::Welcome(_), false) => *opened = true,
+                (Frame::Hello(_), true)
+                | (
+                    Frame::Welcome(_) | Frame::AuthChallenge { .. } | Frame::AuthRefused { .. },
+                    false,
+                ) => *opened = true,
                 (Frame::Keepalive, false) => {}
                 _ => panic!("a link opened with {f:?}"),
             }

@@ -3,6 +3,7 @@
 use std::fmt;
 use std::time::Duration;
 
+use crate::auth::SharedSecret;
 use crate::ids::Role;
 
 /// The protocol's view of a node's configuration. The CLI builds it from
@@ -44,8 +45,13 @@ pub struct Config {
     pub max_streams: usize,
     /// Largest WebSocket message `poll_transmit` builds, in bytes.
     pub max_message: usize,
-    /// Seeds the jitter of reconnect delays (the only randomness).
+    /// Seeds the jitter of reconnect delays. Tokens and nonces, which must
+    /// be unguessable, come with each link instead ([`LinkUp`](crate::LinkUp)).
     pub rng_seed: u64,
+    /// `sharedSecretFilePath`: the secret a client must prove it knows
+    /// before the server gives it a session (and the server proves back).
+    /// Both ends need it, or neither.
+    pub shared_secret: Option<SharedSecret>,
 }
 
 impl Config {
@@ -67,6 +73,7 @@ impl Config {
             max_streams: 65_536,
             max_message: 256 * 1024,
             rng_seed: 0x7463_7077_7321,
+            shared_secret: None,
         }
     }
 

@@ -17,6 +17,8 @@ pub enum ProtocolError {
     SecondHandshake,
     /// A session frame before the Hello/Welcome exchange.
     BeforeHandshake,
+    /// A frame this node never expects at this point (`what` names it).
+    Unexpected(&'static str),
     /// A frame only the other role receives (`what` names it): both ends
     /// are clients, or both are servers.
     WrongRole(&'static str),
@@ -58,7 +60,9 @@ impl fmt::Display for ProtocolError {
             ProtocolError::BeforeHandshake => {
                 write!(f, "protocol violation: a frame before the hello")
             }
-            ProtocolError::WrongRole(what) => write!(f, "protocol violation: {what}"),
+            ProtocolError::WrongRole(what) | ProtocolError::Unexpected(what) => {
+                write!(f, "protocol violation: {what}")
+            }
             ProtocolError::WindowTooSmall { what, window } => write!(
                 f,
                 "protocol violation: {what}: window of {window} bytes is below 1024"

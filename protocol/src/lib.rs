@@ -38,6 +38,7 @@
 
 pub mod frame;
 
+mod auth;
 mod config;
 mod control;
 mod election;
@@ -45,6 +46,7 @@ mod endpoint;
 mod error;
 mod ids;
 mod output;
+mod peer;
 mod reorder;
 mod rng;
 mod send_buffer;
@@ -53,15 +55,17 @@ mod stats;
 mod stream;
 mod timer;
 
+pub use auth::{Nonce, Proof, SharedSecret, NONCE_LEN, PROOF_LEN};
 pub use config::{Config, ConfigError};
 pub use endpoint::Endpoint;
 pub use error::ProtocolError;
 pub use ids::{ClientId, ConnId, LinkId, Role, StreamId, TunnelId};
 pub use output::{ActiveReason, Output};
+pub use peer::{Certified, LinkUp};
 pub use stats::Stats;
 
 /// The protocol version this crate speaks; a hello with another is refused.
-pub const PROTOCOL_VERSION: u16 = 1;
+pub const PROTOCOL_VERSION: u16 = 2;
 
 /// An arbitrary origin for unit tests: only differences between instants
 /// matter to the protocol, and production code never reads the clock.

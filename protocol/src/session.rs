@@ -2,6 +2,7 @@
 //! channel and what it transmits. It outlives any one WebSocket link.
 
 use std::collections::{BTreeMap, VecDeque};
+use std::net::SocketAddr;
 use std::time::Instant;
 
 use crate::control::ControlChannel;
@@ -21,7 +22,9 @@ const MAX_STALE_ACKS: usize = 4096;
 pub(crate) struct Session {
     /// The client this session is with (our own id on a client).
     pub(crate) client: ClientId,
-    pub(crate) token: u64,
+    pub(crate) token: u128,
+    /// Where its peer was last seen (the address of its newest link).
+    pub(crate) peer: Option<SocketAddr>,
     /// The link carrying it, once its hello exchange is done.
     pub(crate) link: Option<LinkId>,
     /// When the last link went away.
@@ -47,7 +50,7 @@ impl Session {
     /// A new session; `server_side` decides which stream-id parity is ours.
     pub(crate) fn new(
         client: ClientId,
-        token: u64,
+        token: u128,
         peer_window: u32,
         server_side: bool,
     ) -> Session {
@@ -55,6 +58,7 @@ impl Session {
         Session {
             client,
             token,
+            peer: None,
             link: None,
             down_since: None,
             leaving: false,
@@ -95,7 +99,12 @@ impl Session {
         if self.is_ours(id) || id.0 < self.next_peer {
             return false;
         }
-        self.next_peer = id.0 + 2;
+        // The last ids of the space cannot be followed: refuse them rather
+        // than wrap around to ids already used.
+        let Some(next) = id.0.checked_add(2) else {
+            return false;
+        };
+        self.next_peer = next;
         true
     }
 

@@ -35,4 +35,8 @@ pub struct Stats {
     pub handovers: u64,
     /// Links closed for a protocol violation.
     pub protocol_errors: u64,
+    /// Handshakes refused or abandoned for authentication: no proof, a
+    /// wrong proof, a secret on one side only, or an id the link's
+    /// certificate may not claim.
+    pub auth_failures: u64,
 }

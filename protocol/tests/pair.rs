@@ -2,151 +2,12 @@
 //! time: the smallest end-to-end check of the endpoint API. The full
 //! three-node simulation with faults lives in the tcpws-tests crate.
 
-use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+mod support;
 
-use tcpws_protocol::{ClientId, Config, ConnId, Endpoint, LinkId, Output, Role, TunnelId};
+use std::time::Duration;
 
-#[allow(clippy::disallowed_methods)]
-fn origin() -> Instant {
-    // Only differences between instants matter.
-    Instant::now()
-}
-
-/// A fake TCP socket: what the app wrote to us, what we delivered to it.
-#[derive(Default, Debug)]
-struct Sock {
-    delivered: Vec<u8>,
-    shut_write: bool,
-    closed: Option<bool>,
-}
-
-struct Node {
-    ep: Endpoint,
-    socks: BTreeMap<ConnId, Sock>,
-    dials: Vec<(ConnId, TunnelId)>,
-    listening: bool,
-    connects: usize,
-}
-
-impl Node {
-    fn drain(&mut self, now: Instant) {
-        while let Some(o) = self.ep.poll_output() {
-            match o {
-                Output::Dial { conn, tunnel } => {
-                    self.socks.insert(conn, Sock::default());
-                    self.dials.push((conn, tunnel));
-                }
-                Output::Deliver { conn } => loop {
-                    let chunk = self.ep.recv_chunk(conn).to_vec();
-                    if chunk.is_empty() {
-                        break;
-                    }
-                    self.socks.entry(conn).or_default().delivered.extend(&chunk);
-                    self.ep.handle_app_written(conn, chunk.len(), now);
-                },
-                Output::ShutdownWrite { conn } => {
-                    self.socks.entry(conn).or_default().shut_write = true
-                }
-                Output::Close { conn, reset } => {
-                    self.socks.entry(conn).or_default().closed = Some(reset)
-                }
-                Output::StartListening { .. } => self.listening = true,
-                Output::StopListening { .. } => self.listening = false,
-                Output::ConnectServer => self.connects += 1,
-                _ => {}
-            }
-        }
-    }
-}
-
-struct Pair {
-    now: Instant,
-    server: Node,
-    client: Node,
-    link: LinkId,
-}
-
-fn config(role: Role) -> Config {
-    let mut c = Config::new(role);
-    c.stream_window = 64 * 1024;
-    c.max_message = 32 * 1024;
-    c
-}
-
-impl Pair {
-    fn new() -> Pair {
-        Pair::with(|_| {})
-    }
-
-    /// A pair whose configs `tune` adjusts first.
-    fn with(tune: impl Fn(&mut Config)) -> Pair {
-        let now = origin();
-        let mut sc = config(Role::Server);
-        sc.listens = vec!["web".into()];
-        sc.connects = vec!["ssh".into()];
-        tune(&mut sc);
-        let mut cc = config(Role::Client(ClientId::One));
-        cc.listens = vec!["ssh".into()];
-        cc.connects = vec!["web".into()];
-        tune(&mut cc);
-        let node = |c| Node {
-            ep: Endpoint::new(c, now).unwrap(),
-            socks: BTreeMap::new(),
-            dials: Vec::new(),
-            listening: false,
-            connects: 0,
-        };
-        let mut p = Pair {
-            now,
-            server: node(sc),
-            client: node(cc),
-            link: LinkId(1),
-        };
-        assert_eq!(p.client.ep.poll_output(), Some(Output::ConnectServer));
-        p.server.ep.handle_link_up(p.link, now);
-        p.client.ep.handle_link_up(p.link, now);
-        p.pump();
-        p
-    }
-
-    /// Moves messages both ways until both are quiet.
-    fn pump(&mut self) {
-        let now = self.now;
-        for _ in 0..10_000 {
-            self.server.drain(now);
-            self.client.drain(now);
-            let mut moved = false;
-            let mut buf = Vec::new();
-            while self.client.ep.poll_transmit(self.link, now, &mut buf) {
-                self.server.ep.handle_message(self.link, &buf, now);
-                buf.clear();
-                moved = true;
-            }
-            while self.server.ep.poll_transmit(self.link, now, &mut buf) {
-                self.client.ep.handle_message(self.link, &buf, now);
-                buf.clear();
-                moved = true;
-            }
-            for n in [&self.server, &self.client] {
-                n.ep.check_invariants().expect("invariants");
-            }
-            if !moved {
-                self.server.drain(now);
-                self.client.drain(now);
-                return;
-            }
-        }
-        panic!("pump did not settle");
-    }
-
-    fn advance(&mut self, d: Duration) {
-        self.now += d;
-        self.server.ep.handle_timeout(self.now);
-        self.client.ep.handle_timeout(self.now);
-        self.pump();
-    }
-}
+use support::{config, origin, up, Pair};
+use tcpws_protocol::{ClientId, ConnId, Endpoint, LinkId, Output, Role, TunnelId};
 
 #[test]
 fn hello_makes_client_one_active_and_opens_listeners() {
@@ -215,11 +76,11 @@ fn unknown_tunnel_is_refused_and_reset() {
     let now = p.now;
     p.server.ep = Endpoint::new(sc, now).unwrap();
     p.link = LinkId(2);
-    p.server.ep.handle_link_up(p.link, now);
+    p.server.ep.handle_link_up(p.link, up(), now);
     p.client.ep.handle_link_down(LinkId(1), "test", now);
     p.advance(Duration::from_secs(1));
     // Reconnect.
-    p.client.ep.handle_link_up(p.link, p.now);
+    p.client.ep.handle_link_up(p.link, up(), p.now);
     p.pump();
     let conn = p.client.ep.handle_accept(TunnelId(0), p.now).unwrap();
     p.pump();
@@ -245,8 +106,8 @@ fn resume_replays_without_loss_or_duplicates() {
     p.client.ep.handle_link_down(p.link, "cut", now);
     p.advance(Duration::from_secs(2));
     p.link = LinkId(7);
-    p.server.ep.handle_link_up(p.link, p.now);
-    p.client.ep.handle_link_up(p.link, p.now);
+    p.server.ep.handle_link_up(p.link, up(), p.now);
+    p.client.ep.handle_link_up(p.link, up(), p.now);
     p.pump();
     assert_eq!(p.client.socks[&dialed].delivered, first);
     assert_eq!(p.server.ep.stats().resumes, 1);
@@ -435,7 +296,7 @@ fn no_abandoned_dial_after_a_stop() {
     assert_eq!(ep.poll_output(), Some(Output::ConnectServer));
     ep.handle_shutdown(t0);
     while ep.poll_output().is_some() {}
-    ep.handle_link_up(LinkId(1), t0);
+    ep.handle_link_up(LinkId(1), up(), t0);
     while ep.poll_output().is_some() {}
     ep.handle_timeout(t0 + Duration::from_secs(60));
     assert_eq!(ep.poll_output(), None);

@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use mio::{Poll, Waker};
+use ring::rand::SystemRandom;
 use tcpws_protocol::{Endpoint, Role};
 
 use crate::error::RuntimeError;
@@ -16,6 +17,7 @@ use crate::handle::{NodeHandle, Shared};
 use crate::settings::NodeSettings;
 use crate::tcp::fd_reserve::FdReserve;
 use crate::tls;
+use crate::tls::client_ids::ClientIds;
 use crate::tunnel::listener::TunnelListener;
 use crate::tunnel::resolver::{self, Resolver};
 
@@ -34,6 +36,10 @@ impl Node {
     pub fn new(settings: NodeSettings) -> Result<Node, RuntimeError> {
         check_tunnels(&settings)?;
         let tls = tls::load(&settings)?;
+        let client_ids = match settings.protocol.role {
+            Role::Server => ClientIds::load(&settings)?,
+            Role::Client(_) => None,
+        };
         let poll = Poll::new().map_err(|source| RuntimeError::Poll {
             what: "creating the poller",
             source,
@@ -74,6 +80,8 @@ impl Node {
             fd_reserve: FdReserve::new(),
             link_ids: Vec::new(),
             tls,
+            client_ids,
+            random: SystemRandom::new(),
             settings,
         };
         if inner.endpoint.role() == Role::Server {

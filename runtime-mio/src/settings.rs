@@ -94,6 +94,10 @@ pub struct TlsSettings {
     /// `mutualTLSTrustedPeerCertificateBundleFilePath`: under mutual TLS, the
     /// peer certificates accepted (private keys in the file are ignored).
     pub trusted_peers: Option<PathBuf>,
+    /// Server, `mutualTLSClientCertificates`: client 1's and client 2's
+    /// certificate files. A link may claim only the id whose certificate
+    /// (the first in its file) it presented. `None`: either id.
+    pub client_certificates: Option<[PathBuf; 2]>,
 }
 
 /// `host:port`, with an IPv6 literal in brackets so it parses back.

@@ -420,6 +420,7 @@ fn a_tls_server_without_its_bundle_is_an_error_naming_the_key() {
             mutual: false,
             trusted_ca: None,
             trusted_peers: None,
+            client_certificates: None,
         }),
         connect_timeout: Duration::from_secs(5),
     })

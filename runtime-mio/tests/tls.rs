@@ -211,6 +211,7 @@ fn wss_carries_tunnels_and_http() {
             mutual: false,
             trusted_ca: None,
             trusted_peers: None,
+            client_certificates: None,
         },
     ));
     let client = Running::start(settings(
@@ -223,6 +224,7 @@ fn wss_carries_tunnels_and_http() {
             mutual: false,
             trusted_ca: Some(server_side.trusted_ca.clone()),
             trusted_peers: None,
+            client_certificates: None,
         },
     ));
     wait_for(&server.handle, "the client over TLS", |s| {
@@ -258,6 +260,7 @@ fn mutual_tls_carries_tunnels_and_pins_peers() {
             mutual: true,
             trusted_ca: Some(client_side.trusted_ca.clone()),
             trusted_peers: Some(client_side.peer.clone()),
+            client_certificates: None,
         },
     ));
     let client = Running::start(settings(
@@ -270,6 +273,7 @@ fn mutual_tls_carries_tunnels_and_pins_peers() {
             mutual: true,
             trusted_ca: Some(server_side.trusted_ca.clone()),
             trusted_peers: Some(server_side.peer.clone()),
+            client_certificates: None,
         },
     ));
     wait_for(&server.handle, "the client over mutual TLS", |s| {
@@ -286,4 +290,67 @@ fn mutual_tls_carries_tunnels_and_pins_peers() {
     let refused = https_get(ws, "/healthz", &server_side.root_der, None);
     assert!(!refused.contains("200 OK"), "{refused}");
     assert_ne!(server_side.leaf_der, client_side.leaf_der);
+}
+
+/// `mutualTLSClientCertificates`: a client may claim only the id whose
+/// certificate it presented. Client 2's certificate claiming id 1 is
+/// refused (and counted) and gets no session; client 1's own works.
+#[test]
+fn certificate_bound_ids_refuse_another_clients_certificate() {
+    let _ = env_logger::builder().is_test(true).try_init();
+    let dir = scratch("bound-ids");
+    let server_side = side(&dir, "server");
+    let one = side(&dir, "client1");
+    let two = side(&dir, "client2");
+    let both_cas = dir.join("clients-trusted-ca.pem");
+    let cas = [&one.trusted_ca, &two.trusted_ca].map(|p| std::fs::read_to_string(p).unwrap());
+    std::fs::write(&both_cas, cas.concat()).unwrap();
+    let echo = Echo::start();
+    let (ws, server_listen, client_listen) = (free_port(), free_port(), free_port());
+    let server = Running::start(settings(
+        Role::Server,
+        ws,
+        server_listen,
+        echo.port,
+        TlsSettings {
+            bundle: Some(server_side.bundle.clone()),
+            mutual: true,
+            trusted_ca: Some(both_cas),
+            trusted_peers: None,
+            client_certificates: Some([one.peer.clone(), two.peer.clone()]),
+        },
+    ));
+    let client_with = |cert: &Side, listen: u16| {
+        settings(
+            Role::Client(ClientId::One),
+            ws,
+            listen,
+            echo.port,
+            TlsSettings {
+                bundle: Some(cert.bundle.clone()),
+                mutual: true,
+                trusted_ca: Some(server_side.trusted_ca.clone()),
+                trusted_peers: None,
+                client_certificates: None,
+            },
+        )
+    };
+    let impostor = Running::start(client_with(&two, free_port()));
+    wait_for(&server.handle, "the impostor refused", |s| {
+        s.stats.auth_failures >= 1
+    });
+    wait_for(&impostor.handle, "the impostor told why", |s| {
+        s.stats.auth_failures >= 1
+    });
+    let status = server.handle.status();
+    assert_eq!((status.stats.sessions, status.active), (0, None));
+    drop(impostor);
+    let client = Running::start(client_with(&one, client_listen));
+    wait_for(&server.handle, "client 1 with its own certificate", |s| {
+        s.active == Some(ClientId::One) && s.listening == [true]
+    });
+    wait_for(&client.handle, "the client listening", |s| {
+        s.listening == [true]
+    });
+    bulk_echo(server_listen, 1 << 20);
 }

@@ -38,6 +38,13 @@ pub struct DataExchange {
     pub keepalive_timeout: Duration,
     /// `connectTimeoutSecs` (default 10): dialling the server or a connect target.
     pub connect_timeout: Duration,
+    /// `sharedSecretFilePath`: a file holding the secret every node must
+    /// prove it knows (all three nodes, or none).
+    pub shared_secret_file: Option<PathBuf>,
+    /// `mutualTLSClientCertificates` (server, mutual TLS): client 1's and
+    /// client 2's certificate files; a client may claim only the id whose
+    /// certificate it presented.
+    pub client_certificates: Option<[PathBuf; 2]>,
     /// `serverBindAddress` (server only; default `0.0.0.0`): where the server
     /// listens for WebSockets. The seed listened on every interface at the
     /// port of `serverUrl`, whatever its host; so do we unless told otherwise.
@@ -60,23 +67,30 @@ pub(super) fn read(obj: &Obj, warnings: &mut Vec<String>) -> Result<DataExchange
             "keepaliveTimeoutSecs",
             "connectTimeoutSecs",
             "serverBindAddress",
+            "sharedSecretFilePath",
+            "mutualTLSClientCertificates",
         ],
         warnings,
     );
     let url_text = obj.string("serverUrl")?.unwrap_or("http://localhost:8080");
     let server_url = ServerUrl::parse(url_text)
         .map_err(|why| ConfigError::key(obj.path_of("serverUrl"), why))?;
-    let path = |key: &str| -> Result<Option<PathBuf>, ConfigError> {
-        match obj.string(key)? {
-            None => Ok(None),
-            Some(p) if !p.is_empty() && p.len() <= 4096 && !p.contains('\0') => {
-                Ok(Some(PathBuf::from(p)))
-            }
-            Some(p) => Err(obj.wrong(
-                key,
-                "a file path (1 to 4096 bytes) or null",
-                &Value::String(p.to_string()),
-            )),
+    let path = |key: &str| path_in(obj, key);
+    let client_certificates = match obj.object("mutualTLSClientCertificates")? {
+        None => None,
+        Some(map) => {
+            map.warn_unknown(&["1", "2"], warnings);
+            let file = |id: &str| -> Result<PathBuf, ConfigError> {
+                match path_in(&map, id)? {
+                    Some(p) => Ok(p),
+                    None => Err(ConfigError::key(
+                        map.path_of(id),
+                        "expected the path of client's certificate file: \
+                         both \"1\" and \"2\" must be given",
+                    )),
+                }
+            };
+            Some([file("1")?, file("2")?])
         }
     };
     let buffer_what = format!(
@@ -130,6 +144,8 @@ pub(super) fn read(obj: &Obj, warnings: &mut Vec<String>) -> Result<DataExchange
         keepalive_interval,
         keepalive_timeout,
         connect_timeout: obj.secs("connectTimeoutSecs", Duration::from_secs(10), true)?,
+        shared_secret_file: path("sharedSecretFilePath")?,
+        client_certificates,
         server_bind_address: match obj.string("serverBindAddress")? {
             None => "0.0.0.0".to_string(),
             Some(a) if a.parse::<std::net::IpAddr>().is_ok() => a.to_string(),
@@ -142,6 +158,21 @@ pub(super) fn read(obj: &Obj, warnings: &mut Vec<String>) -> Result<DataExchange
             }
         },
     })
+}
+
+/// The file path at `key` of `obj`, or `None` when not set.
+fn path_in(obj: &Obj, key: &str) -> Result<Option<PathBuf>, ConfigError> {
+    match obj.string(key)? {
+        None => Ok(None),
+        Some(p) if !p.is_empty() && p.len() <= 4096 && !p.contains('\0') => {
+            Ok(Some(PathBuf::from(p)))
+        }
+        Some(p) => Err(obj.wrong(
+            key,
+            "a file path (1 to 4096 bytes) or null",
+            &Value::String(p.to_string()),
+        )),
+    }
 }
 
 #[cfg(test)]
@@ -174,6 +205,28 @@ mod tests {
             err(r#"{"dataExchange": {"keepaliveIntervalSecs": 10, "keepaliveTimeoutSecs": 10}}"#),
             "dataExchange.keepaliveTimeoutSecs: expected more seconds than keepaliveIntervalSecs (10), got 10"
         );
+    }
+
+    #[test]
+    fn client_certificates_need_both_ids() {
+        let (c, w) = ok(
+            r#"{"dataExchange": {"mutualTLSClientCertificates": {"1": "/a.pem", "2": "/b.pem"}}}"#,
+        );
+        assert!(w.is_empty(), "{w:?}");
+        let [one, two] = c.data_exchange.client_certificates.unwrap();
+        assert_eq!(
+            (one.to_str(), two.to_str()),
+            (Some("/a.pem"), Some("/b.pem"))
+        );
+        let e = err(r#"{"dataExchange": {"mutualTLSClientCertificates": {"1": "/a.pem"}}}"#);
+        assert!(
+            e.starts_with("dataExchange.mutualTLSClientCertificates.2: expected the path"),
+            "{e}"
+        );
+        let (_, w) = ok(
+            r#"{"dataExchange": {"mutualTLSClientCertificates": {"1": "/a", "2": "/b", "3": "/c"}}}"#,
+        );
+        assert_eq!(w.len(), 1, "{w:?}");
     }
 
     #[test]

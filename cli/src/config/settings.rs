@@ -7,11 +7,12 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use tcpws_protocol::{Config, Role};
 use tcpws_runtime_mio::{ConnectSpec, ListenSpec, NodeSettings, ServerAddr, TlsSettings};
 
-use super::{ConfigError, FileConfig};
+use super::{secret, ConfigError, FileConfig};
 
 const TLS_BUNDLE: &str = "dataExchange.tlsBundleFilePath";
 const TRUSTED_CA: &str = "dataExchange.mutualTLSTrustedCACertificateBundleFilePath";
 const TRUSTED_PEERS: &str = "dataExchange.mutualTLSTrustedPeerCertificateBundleFilePath";
+const CLIENT_CERTIFICATES: &str = "dataExchange.mutualTLSClientCertificates";
 
 impl FileConfig {
     /// This node's role: the server, or client 1 or 2.
@@ -47,6 +48,10 @@ impl FileConfig {
         protocol.keepalive_interval = dx.keepalive_interval;
         protocol.keepalive_timeout = dx.keepalive_timeout;
         protocol.rng_seed = fresh_seed();
+        protocol.shared_secret = match &dx.shared_secret_file {
+            Some(path) => Some(secret::read(path)?),
+            None => None,
+        };
         protocol
             .validate()
             .map_err(|why| ConfigError::key("(settings)", why.to_string()))?;
@@ -80,13 +85,35 @@ impl FileConfig {
                      needed for mutual TLS",
                 ));
             }
+            let client_certificates = match &dx.client_certificates {
+                Some([one, two]) if self.we_are_server => {
+                    if !mutual {
+                        return Err(ConfigError::key(
+                            CLIENT_CERTIFICATES,
+                            "binds client ids to TLS client certificates: it needs enableMutualTLS",
+                        ));
+                    }
+                    let one = tls_file(CLIENT_CERTIFICATES, Some(one), true)?;
+                    let two = tls_file(CLIENT_CERTIFICATES, Some(two), true)?;
+                    one.zip(two).map(|(a, b)| [a, b])
+                }
+                _ => None,
+            };
             Some(TlsSettings {
                 bundle,
                 mutual,
                 trusted_ca,
                 trusted_peers,
+                client_certificates,
             })
         } else {
+            if self.we_are_server && dx.client_certificates.is_some() {
+                return Err(ConfigError::key(
+                    CLIENT_CERTIFICATES,
+                    "binds client ids to TLS client certificates: it needs a wss:// or \
+                     https:// serverUrl with enableMutualTLS",
+                ));
+            }
             None
         };
 

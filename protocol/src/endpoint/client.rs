@@ -86,11 +86,15 @@ impl Endpoint {
                 window: w.window,
             });
         }
+        if !self.welcome_allowed(link, now) {
+            return Ok(());
+        }
+        let peer = self.links.get(&link).map(|l| l.up.peer);
         self.grace = Duration::from_millis(u64::from(w.grace_ms));
         let resumable = w.resumed
             && self.sessions[Slot::CLIENT]
                 .as_ref()
-                .is_some_and(|s| s.token == w.token);
+                .is_some_and(|s| same_token(s.token, w.token));
         if w.resumed && !resumable {
             // We ended the session (its grace ran out) while our hello was in
             // flight; the server must drop its half. Reconnect without a token.
@@ -137,6 +141,9 @@ impl Endpoint {
             });
         }
         self.reconnect_failures = 0;
+        if let Some(s) = self.sessions[Slot::CLIENT].as_mut() {
+            s.peer = peer;
+        }
         if let Some(l) = self.links.get_mut(&link) {
             l.slot = Some(Slot::CLIENT);
         }

@@ -17,8 +17,21 @@ impl Endpoint {
         match (frame, slot) {
             (Frame::Keepalive, _) => Ok(()),
             (Frame::Hello(h), None) => self.on_hello(link, h, now),
+            (Frame::AuthChallenge { nonce }, None) => self.on_auth_challenge(link, nonce, now),
+            (Frame::AuthProof { proof }, None) => self.on_auth_proof(link, proof, now),
+            (Frame::AuthRefused { reason }, None) => {
+                self.on_auth_refused(link, reason, now);
+                Ok(())
+            }
             (Frame::Welcome(w), None) => self.on_welcome(link, w, now),
-            (Frame::Hello(_) | Frame::Welcome(_), Some(_)) => Err(ProtocolError::SecondHandshake),
+            (
+                Frame::Hello(_)
+                | Frame::Welcome(_)
+                | Frame::AuthChallenge { .. }
+                | Frame::AuthProof { .. }
+                | Frame::AuthRefused { .. },
+                Some(_),
+            ) => Err(ProtocolError::SecondHandshake),
             (_, None) => Err(ProtocolError::BeforeHandshake),
             (Frame::Goodbye { reason }, Some(slot)) => {
                 match self.view {

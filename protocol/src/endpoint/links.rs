@@ -10,7 +10,9 @@ use super::*;
 impl Endpoint {
     /// A WebSocket link is up: accepted by the server, or connected by a
     /// client after [`Output::ConnectServer`].
-    pub fn handle_link_up(&mut self, link: LinkId, now: Instant) {
+    ///
+    /// `up` says who the peer is and carries the link's fresh random values.
+    pub fn handle_link_up(&mut self, link: LinkId, up: LinkUp, now: Instant) {
         if self.view.is_some() {
             self.connecting = false;
             self.timers.cancel(Timer::ConnectServer);
@@ -23,7 +25,13 @@ impl Endpoint {
             return;
         }
         let handshake = match self.config.role {
-            Role::Server => None,
+            // With a secret the server speaks first, so the client's proof
+            // can follow its Hello without waiting a round trip for it.
+            Role::Server => self
+                .config
+                .shared_secret
+                .as_ref()
+                .map(|_| Frame::AuthChallenge { nonce: up.nonce }),
             Role::Client(client) => {
                 let session = self.sessions[Slot::CLIENT].as_ref().filter(|s| !s.leaving);
                 Some(Frame::Hello(Hello {
@@ -33,6 +41,7 @@ impl Endpoint {
                     epoch: self.epoch(),
                     ctl_rx: session.map_or(0, |s| s.control.received()),
                     window: self.config.stream_window,
+                    nonce: self.config.shared_secret.as_ref().map(|_| up.nonce),
                 }))
             }
         };
@@ -40,9 +49,12 @@ impl Endpoint {
             link,
             Link {
                 slot: None,
-                handshake,
+                handshake: handshake.into_iter().collect(),
                 keepalive_due: false,
                 goodbye: None,
+                up,
+                auth: AuthStage::Start,
+                refusal: None,
             },
         );
         self.timers
@@ -84,8 +96,10 @@ impl Endpoint {
 
     /// One binary WebSocket message arrived on `link`.
     pub fn handle_message(&mut self, link: LinkId, message: &[u8], now: Instant) {
-        if !self.links.contains_key(&link) {
-            return;
+        match self.links.get(&link) {
+            Some(l) if l.refusal.is_none() => {}
+            // Unknown, or refused and waiting to say so: nothing counts.
+            _ => return,
         }
         self.timers
             .set(Timer::LinkIdle(link), now + self.config.keepalive_timeout);

@@ -4,6 +4,7 @@
 //! getters and its outputs.
 
 mod app;
+mod auth;
 mod client;
 mod frames;
 mod invariants;
@@ -22,6 +23,7 @@ use std::time::{Duration, Instant};
 
 use log::warn;
 
+use crate::auth::{same_token, Nonce, Proof, Prover, Transcript};
 use crate::config::{Config, ConfigError};
 use crate::control::Incoming;
 use crate::election::{Change, ClientView, Election};
@@ -31,6 +33,7 @@ use crate::frame::{
 };
 use crate::ids::{ClientId, ConnId, LinkId, Role, StreamId, TunnelId};
 use crate::output::{ActiveReason, Output};
+use crate::peer::{Certified, LinkUp};
 use crate::reorder::ReorderError;
 use crate::rng::Rng;
 use crate::session::Session;
@@ -50,12 +53,34 @@ const LISTEN_RETRY: Duration = Duration::from_secs(1);
 struct Link {
     /// The session slot it carries, once the hello exchange is done.
     slot: Option<Slot>,
-    /// Hello (client) or Welcome (server) still to be sent first.
-    handshake: Option<Frame<'static>>,
+    /// Handshake frames still to be sent first (client: Hello, AuthProof;
+    /// server: AuthChallenge, then AuthProof and Welcome).
+    handshake: Vec<Frame<'static>>,
     keepalive_due: bool,
     /// A planned stop: say Goodbye with this reason once the session has
     /// nothing more to send, then close the link.
     goodbye: Option<String>,
+    /// Who is on the other end, what it may claim, and its fresh values.
+    up: LinkUp,
+    /// How far the authentication has come.
+    auth: AuthStage,
+    /// Server: the handshake was refused; send AuthRefused with this
+    /// reason, then close. Nothing the peer sends counts any more.
+    refusal: Option<String>,
+}
+
+/// The steps of a link's handshake before it carries a session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum AuthStage {
+    /// Server: waiting for the Hello (with a secret, the challenge is
+    /// sent). Client: Hello sent.
+    Start,
+    /// Server: the client's Hello waits for its proof.
+    Challenged(Hello),
+    /// Client: proof sent for the server's nonce; the server's proof is due.
+    Proving(Nonce),
+    /// Client: the server proved it knows the secret; the Welcome is due.
+    ServerProved,
 }
 
 /// Where a local TCP connection lives.
@@ -301,7 +326,16 @@ impl Endpoint {
             return false;
         };
         let start = buf.len();
-        if let Some(hs) = l.handshake.take() {
+        if let Some(reason) = l.refusal.take() {
+            Frame::AuthRefused { reason: &reason }.encode(buf);
+            self.outputs.push_back(Output::CloseLink {
+                link,
+                reason: format!("authentication failed: {reason}"),
+            });
+            self.forget_link(link);
+            return true;
+        }
+        for hs in l.handshake.drain(..) {
             hs.encode(buf);
         }
         let mut more = false;

@@ -4,7 +4,7 @@
 
 use std::time::Instant;
 
-use log::{debug, info};
+use log::{debug, info, warn};
 
 use super::*;
 
@@ -31,35 +31,19 @@ impl Endpoint {
         Ok(())
     }
 
-    pub(super) fn on_hello(
-        &mut self,
-        link: LinkId,
-        hello: Hello,
-        now: Instant,
-    ) -> Result<(), ProtocolError> {
-        if self.view.is_some() {
-            return Err(ProtocolError::WrongRole(
-                "a hello sent to a client: both ends are clients",
-            ));
-        }
-        if hello.version != PROTOCOL_VERSION {
-            return Err(ProtocolError::Version {
-                ours: PROTOCOL_VERSION,
-                theirs: hello.version,
-            });
-        }
-        if hello.window < 1024 {
-            return Err(ProtocolError::WindowTooSmall {
-                what: "hello",
-                window: hello.window,
-            });
-        }
+    /// A Hello the server has checked (and, with a shared secret,
+    /// authenticated): resume its session or start a new one, and queue
+    /// the Welcome.
+    pub(super) fn accept_hello(&mut self, link: LinkId, hello: Hello, now: Instant) {
         let client = hello.client;
         let slot = Slot::of(client);
+        let Some(peer) = self.links.get(&link).map(|l| l.up.peer) else {
+            return;
+        };
         let resumable = hello.token != 0
             && self.sessions[slot]
                 .as_ref()
-                .is_some_and(|s| s.token == hello.token && !s.leaving);
+                .is_some_and(|s| same_token(s.token, hello.token) && !s.leaving);
         let resumed = if resumable {
             let old_link = self.sessions[slot].as_ref().and_then(|s| s.link);
             if let Some(old) = old_link.filter(|old| *old != link) {
@@ -76,25 +60,33 @@ impl Endpoint {
             self.timers.cancel(Timer::SessionGrace(slot));
             self.timers.cancel(Timer::Failover(slot));
             self.stats.resumes += 1;
-            info!("{client} resumed its session on {link}");
+            info!("{client} resumed its session on {link} from {peer}");
             true
         } else {
             // Held connections never reached the old session's peer: the
             // new session of the same (still active) client carries them.
             let held = self.take_held(slot);
-            if self.sessions[slot].is_some() {
+            if let Some(old) = self.sessions[slot].as_ref() {
+                let was = match (old.link.is_some(), old.peer) {
+                    (true, Some(addr)) => format!("live on {addr}"),
+                    (false, Some(addr)) => format!("last seen on {addr}, link down"),
+                    (_, None) => "never linked".to_string(),
+                };
+                warn!(
+                    "{client} from {peer} starts a new session, replacing its session ({was}){}",
+                    if self.config.shared_secret.is_some() {
+                        "; it proved the shared secret"
+                    } else {
+                        ""
+                    }
+                );
                 self.end_session(slot, "the client started a new session", now, false);
             }
-            let token = loop {
-                let t = self.rng.next_u64();
-                if t != 0 {
-                    break t;
-                }
-            };
+            let token = self.links.get(&link).map_or(1, |l| l.up.token.max(1));
             let mut session = Session::new(client, token, hello.window, true);
             session.link = Some(link);
             self.sessions[slot] = Some(session);
-            info!("{client} connected on {link} (new session)");
+            info!("{client} connected on {link} from {peer} (new session)");
             let one_online = self.online(Slot::of(ClientId::One));
             let two_carries = self.sessions[Slot::of(ClientId::Two)]
                 .as_ref()
@@ -127,9 +119,12 @@ impl Endpoint {
         let control_received = self.sessions[slot]
             .as_ref()
             .map_or(0, |s| s.control.received());
+        if let Some(s) = self.sessions[slot].as_mut() {
+            s.peer = Some(peer);
+        }
         if let Some(l) = self.links.get_mut(&link) {
             l.slot = Some(slot);
-            l.handshake = Some(Frame::Welcome(Welcome {
+            l.handshake.push(Frame::Welcome(Welcome {
                 version: PROTOCOL_VERSION,
                 token: self.sessions[slot].as_ref().map_or(0, |s| s.token),
                 resumed,
@@ -141,7 +136,6 @@ impl Endpoint {
             }));
         }
         self.update_listeners(now);
-        Ok(())
     }
 
     /// Server: acts on a change of active client and announces it.

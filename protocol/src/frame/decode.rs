@@ -51,6 +51,18 @@ impl<'a> Reader<'a> {
         Ok(u32::from_be_bytes(a))
     }
 
+    fn bytes32(&mut self) -> Result<[u8; 32], DecodeError> {
+        let mut a = [0u8; 32];
+        a.copy_from_slice(self.take(32)?);
+        Ok(a)
+    }
+
+    fn u128(&mut self) -> Result<u128, DecodeError> {
+        let mut a = [0u8; 16];
+        a.copy_from_slice(self.take(16)?);
+        Ok(u128::from_be_bytes(a))
+    }
+
     fn u64(&mut self) -> Result<u64, DecodeError> {
         let mut a = [0u8; 8];
         a.copy_from_slice(self.take(8)?);
@@ -135,6 +147,9 @@ impl<'a> Frame<'a> {
             KIND_CONTROL_ACK => "control-ack",
             KIND_KEEPALIVE => "keepalive",
             KIND_GOODBYE => "goodbye",
+            KIND_AUTH_CHALLENGE => "auth-challenge",
+            KIND_AUTH_PROOF => "auth-proof",
+            KIND_AUTH_REFUSED => "auth-refused",
             other => {
                 return Err(DecodeError::Invalid(format!(
                     "unknown frame kind 0x{other:02x}"
@@ -152,18 +167,32 @@ impl<'a> Frame<'a> {
                     )));
                 }
                 let client = client_from_byte(r.u8()?, "hello")?;
+                let token = r.u128()?;
+                let epoch = r.u64()?;
+                let ctl_rx = r.u64()?;
+                let window = r.u32()?;
+                let nonce = match r.u8()? {
+                    0 => None,
+                    1 => Some(r.bytes32()?),
+                    b => {
+                        return Err(DecodeError::Invalid(format!(
+                            "hello: auth {b} is not 0 (none) or 1 (shared secret)"
+                        )))
+                    }
+                };
                 Frame::Hello(Hello {
                     version,
                     client,
-                    token: r.u64()?,
-                    epoch: r.u64()?,
-                    ctl_rx: r.u64()?,
-                    window: r.u32()?,
+                    token,
+                    epoch,
+                    ctl_rx,
+                    window,
+                    nonce,
                 })
             }
             KIND_WELCOME => {
                 let version = r.u16()?;
-                let token = r.u64()?;
+                let token = r.u128()?;
                 let resumed = r.bool("resumed")?;
                 let ctl_rx = r.u64()?;
                 let window = r.u32()?;
@@ -204,6 +233,18 @@ impl<'a> Frame<'a> {
             KIND_GOODBYE => {
                 let len = usize::from(r.u16()?);
                 Frame::Goodbye {
+                    reason: r.str(len, MAX_REASON, "reason")?,
+                }
+            }
+            KIND_AUTH_CHALLENGE => Frame::AuthChallenge {
+                nonce: r.bytes32()?,
+            },
+            KIND_AUTH_PROOF => Frame::AuthProof {
+                proof: r.bytes32()?,
+            },
+            KIND_AUTH_REFUSED => {
+                let len = usize::from(r.u16()?);
+                Frame::AuthRefused {
                     reason: r.str(len, MAX_REASON, "reason")?,
                 }
             }

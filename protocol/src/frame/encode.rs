@@ -36,7 +36,8 @@ impl Frame<'_> {
     pub fn encode(&self, out: &mut Vec<u8>) {
         match self {
             Frame::Hello(h) => {
-                put_header(out, KIND_HELLO, 32);
+                let nonce_len = h.nonce.map_or(0, |n| n.len());
+                put_header(out, KIND_HELLO, 41 + nonce_len);
                 out.extend_from_slice(&h.version.to_be_bytes());
                 out.push(1);
                 out.push(h.client.number());
@@ -44,9 +45,16 @@ impl Frame<'_> {
                 out.extend_from_slice(&h.epoch.to_be_bytes());
                 out.extend_from_slice(&h.ctl_rx.to_be_bytes());
                 out.extend_from_slice(&h.window.to_be_bytes());
+                match &h.nonce {
+                    None => out.push(0),
+                    Some(nonce) => {
+                        out.push(1);
+                        out.extend_from_slice(nonce);
+                    }
+                }
             }
             Frame::Welcome(w) => {
-                put_header(out, KIND_WELCOME, 36);
+                put_header(out, KIND_WELCOME, 44);
                 out.extend_from_slice(&w.version.to_be_bytes());
                 out.extend_from_slice(&w.token.to_be_bytes());
                 out.push(u8::from(w.resumed));
@@ -77,6 +85,18 @@ impl Frame<'_> {
             Frame::Keepalive => put_header(out, KIND_KEEPALIVE, 0),
             Frame::Goodbye { reason } => {
                 put_header(out, KIND_GOODBYE, 2 + cut(reason, MAX_REASON).len());
+                put_reason(out, reason);
+            }
+            Frame::AuthChallenge { nonce } => {
+                put_header(out, KIND_AUTH_CHALLENGE, nonce.len());
+                out.extend_from_slice(nonce);
+            }
+            Frame::AuthProof { proof } => {
+                put_header(out, KIND_AUTH_PROOF, proof.len());
+                out.extend_from_slice(proof);
+            }
+            Frame::AuthRefused { reason } => {
+                put_header(out, KIND_AUTH_REFUSED, 2 + cut(reason, MAX_REASON).len());
                 put_reason(out, reason);
             }
         }

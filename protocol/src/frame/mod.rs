@@ -1,4 +1,4 @@
-//! The tcpws wire format, version 1: pure functions over byte slices.
+//! The tcpws wire format, version 2: pure functions over byte slices.
 //!
 //! A WebSocket **binary message** carries one or more whole frames, back to
 //! back; a frame never spans two messages. Every integer is big-endian.
@@ -9,8 +9,8 @@
 //!
 //! | kind | name        | body                                                                  |
 //! |------|-------------|-----------------------------------------------------------------------|
-//! | 0x01 | Hello       | version:u16 role:u8(=1 client) client:u8 token:u64 epoch:u64 ctl_rx:u64 window:u32 |
-//! | 0x02 | Welcome     | version:u16 token:u64 resumed:u8(0,1) ctl_rx:u64 window:u32 grace_ms:u32 active:u8 epoch:u64 |
+//! | 0x01 | Hello       | version:u16 role:u8(=1 client) client:u8 token:u128 epoch:u64 ctl_rx:u64 window:u32 auth:u8(0 none, 1 secret) [nonce:32 when auth=1] |
+//! | 0x02 | Welcome     | version:u16 token:u128 resumed:u8(0,1) ctl_rx:u64 window:u32 grace_ms:u32 active:u8 epoch:u64 |
 //! | 0x03 | Open        | seq:u64 stream:u64 name_len:u8 name[name_len] (UTF-8)                 |
 //! | 0x04 | OpenResult  | seq:u64 stream:u64 accepted:u8(0,1) reason_len:u16 reason (UTF-8)     |
 //! | 0x05 | Data        | stream:u64 offset:u64 payload[len-16]                                 |
@@ -22,6 +22,9 @@
 //! | 0x0B | ControlAck  | seq:u64                                                               |
 //! | 0x0C | Keepalive   | (empty)                                                               |
 //! | 0x0D | Goodbye     | reason_len:u16 reason (UTF-8)                                         |
+//! | 0x0E | AuthChallenge | nonce:32 (server → client)                                          |
+//! | 0x0F | AuthProof   | proof:32 (HMAC-SHA256, either way)                                    |
+//! | 0x10 | AuthRefused | reason_len:u16 reason (UTF-8) (server → client)                       |
 //!
 //! * **Hello / Welcome** open a link. The client sends Hello first with the
 //!   resume `token` of its session (0 for none), the highest election `epoch`
@@ -29,6 +32,22 @@
 //!   receive `window` per stream. The server answers Welcome: the session's
 //!   token, whether it was `resumed`, its own `ctl_rx` and window, the resume
 //!   grace period, and who is active at which epoch.
+//! * **Authentication** (when the server has a shared secret). The server
+//!   speaks first: AuthChallenge with its fresh random nonce, as soon as the
+//!   link is up. The client says `auth=1` in its Hello with its own fresh
+//!   `nonce`, and sends its AuthProof once the challenge is in (so the
+//!   handshake costs no round trip more than Hello/Welcome). Only after the
+//!   proof does the server look at the Hello's token or any session; it
+//!   sends its own AuthProof right before the Welcome, which the client
+//!   accepts only after checking that proof. Both proofs are
+//!   HMAC-SHA256 under the secret over `"tcpws-auth-hmac-sha256" version:u16
+//!   role:u8 client:u8 client_nonce[32] server_nonce[32]`, with role 1 for
+//!   the client's proof and 0 for the server's, so the secret never crosses
+//!   the wire and a recorded proof is worthless on another link. A Hello the
+//!   server will not take (no proof where it needs one, a proof where it has
+//!   no secret, a wrong proof, an id the TLS certificate may not claim) gets
+//!   AuthRefused with the reason, then the link closes; no session, stream or
+//!   election is touched.
 //! * **Control frames** (Open, OpenResult, Fin, Reset, Claim, Active) carry a
 //!   per-session sequence number starting at 1. They are delivered exactly
 //!   once, in order: the receiver acknowledges the highest seq it has with
@@ -62,6 +81,7 @@ mod tests;
 
 use std::fmt;
 
+use crate::auth::{Nonce, Proof};
 use crate::ids::{ClientId, StreamId};
 
 pub use control::Control;
@@ -94,6 +114,9 @@ pub(crate) const KIND_ACTIVE: u8 = 0x0A;
 pub(crate) const KIND_CONTROL_ACK: u8 = 0x0B;
 pub(crate) const KIND_KEEPALIVE: u8 = 0x0C;
 pub(crate) const KIND_GOODBYE: u8 = 0x0D;
+pub(crate) const KIND_AUTH_CHALLENGE: u8 = 0x0E;
+pub(crate) const KIND_AUTH_PROOF: u8 = 0x0F;
+pub(crate) const KIND_AUTH_REFUSED: u8 = 0x10;
 
 /// The client's greeting; the first frame on every link.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,20 +124,23 @@ pub struct Hello {
     pub version: u16,
     pub client: ClientId,
     /// Resume token of the session to continue, 0 for a new one.
-    pub token: u64,
+    pub token: u128,
     /// Highest election epoch the client has seen.
     pub epoch: u64,
     /// Highest control sequence number the client has received in that session.
     pub ctl_rx: u64,
     /// The client's receive window per stream.
     pub window: u32,
+    /// The client's fresh nonce when it has a shared secret and will prove
+    /// it (`auth=1`); `None` for a client without one.
+    pub nonce: Option<Nonce>,
 }
 
 /// The server's answer to [`Hello`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Welcome {
     pub version: u16,
-    pub token: u64,
+    pub token: u128,
     /// Whether the session named by the Hello's token continues.
     pub resumed: bool,
     /// Highest control sequence number the server has received in the session.
@@ -212,6 +238,18 @@ pub enum Frame<'a> {
     Keepalive,
     /// The sender ends the session on purpose, for `reason`.
     Goodbye {
+        reason: &'a str,
+    },
+    /// Server: prove you know the shared secret; here is my nonce.
+    AuthChallenge {
+        nonce: Nonce,
+    },
+    /// The sender's proof of the shared secret over this link's transcript.
+    AuthProof {
+        proof: Proof,
+    },
+    /// Server: the handshake is refused for `reason`; the link closes.
+    AuthRefused {
         reason: &'a str,
     },
 }

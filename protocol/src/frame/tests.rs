@@ -13,6 +13,14 @@ fn client(g: &mut Gen) -> ClientId {
     }
 }
 
+fn bytes32(g: &mut Gen) -> [u8; 32] {
+    let mut b = [0u8; 32];
+    for x in &mut b {
+        *x = u8::arbitrary(g);
+    }
+    b
+}
+
 fn text(g: &mut Gen, max: usize) -> String {
     let s = String::arbitrary(g);
     cut(&s, max).to_owned()
@@ -29,6 +37,9 @@ enum OwnedFrame {
     ControlAck(u64),
     Keepalive,
     Goodbye(String),
+    AuthChallenge([u8; 32]),
+    AuthProof([u8; 32]),
+    AuthRefused(String),
 }
 
 impl OwnedFrame {
@@ -88,6 +99,9 @@ impl OwnedFrame {
             OwnedFrame::ControlAck(seq) => Frame::ControlAck { seq: *seq },
             OwnedFrame::Keepalive => Frame::Keepalive,
             OwnedFrame::Goodbye(reason) => Frame::Goodbye { reason },
+            OwnedFrame::AuthChallenge(nonce) => Frame::AuthChallenge { nonce: *nonce },
+            OwnedFrame::AuthProof(proof) => Frame::AuthProof { proof: *proof },
+            OwnedFrame::AuthRefused(reason) => Frame::AuthRefused { reason },
         }
     }
 }
@@ -96,18 +110,19 @@ impl Arbitrary for OwnedFrame {
     fn arbitrary(g: &mut Gen) -> Self {
         let stream = StreamId(u64::arbitrary(g));
         let seq = u64::arbitrary(g).max(1);
-        match u8::arbitrary(g) % 13 {
+        match u8::arbitrary(g) % 16 {
             0 => OwnedFrame::Hello(Hello {
                 version: u16::arbitrary(g),
                 client: client(g),
-                token: u64::arbitrary(g),
+                token: u128::arbitrary(g),
                 epoch: u64::arbitrary(g),
                 ctl_rx: u64::arbitrary(g),
                 window: u32::arbitrary(g),
+                nonce: Option::<bool>::arbitrary(g).map(|_| bytes32(g)),
             }),
             1 => OwnedFrame::Welcome(Welcome {
                 version: u16::arbitrary(g),
-                token: u64::arbitrary(g),
+                token: u128::arbitrary(g),
                 resumed: bool::arbitrary(g),
                 ctl_rx: u64::arbitrary(g),
                 window: u32::arbitrary(g),
@@ -183,6 +198,9 @@ impl Arbitrary for OwnedFrame {
             9 => OwnedFrame::Ack(stream, u64::arbitrary(g)),
             10 => OwnedFrame::ControlAck(u64::arbitrary(g)),
             11 => OwnedFrame::Goodbye(text(g, MAX_REASON)),
+            12 => OwnedFrame::AuthChallenge(bytes32(g)),
+            13 => OwnedFrame::AuthProof(bytes32(g)),
+            14 => OwnedFrame::AuthRefused(text(g, MAX_REASON)),
             _ => OwnedFrame::Keepalive,
         }
     }
@@ -291,8 +309,8 @@ fn flag_bytes_other_than_0_or_1_are_invalid() {
         epoch: 0,
     })
     .encode(&mut welcome);
-    assert_eq!(welcome[FRAME_HEADER + 10], 1, "the resumed flag");
-    welcome[FRAME_HEADER + 10] = 2;
+    assert_eq!(welcome[FRAME_HEADER + 18], 1, "the resumed flag");
+    welcome[FRAME_HEADER + 18] = 2;
     match Frame::decode(&welcome) {
         Err(DecodeError::Invalid(why)) => assert!(why.contains("resumed"), "{why}"),
         other => panic!("unexpected {other:?}"),
@@ -304,4 +322,42 @@ fn zero_sequence_number_is_invalid() {
     let mut msg = Vec::new();
     encode_control(&mut msg, 0, &Control::<&str>::Claim { epoch: 1 });
     assert!(matches!(Frame::decode(&msg), Err(DecodeError::Invalid(_))));
+}
+
+#[test]
+fn hello_auth_flag_and_nonce_have_one_encoding() {
+    let hello = Hello {
+        version: 2,
+        client: ClientId::Two,
+        token: 1 << 100,
+        epoch: 3,
+        ctl_rx: 4,
+        window: 1024,
+        nonce: Some([9; 32]),
+    };
+    let mut msg = Vec::new();
+    Frame::Hello(hello).encode(&mut msg);
+    assert_eq!(msg.len(), FRAME_HEADER + 41 + 32);
+    assert_eq!(Frame::decode(&msg).unwrap().0, Frame::Hello(hello));
+    // auth=1 without its nonce, or a nonce after auth=0, is invalid.
+    let auth_at = FRAME_HEADER + 40;
+    assert_eq!(msg[auth_at], 1);
+    let mut short = msg[..auth_at + 1].to_vec();
+    short[1..5].copy_from_slice(&41u32.to_be_bytes());
+    assert!(matches!(
+        Frame::decode(&short),
+        Err(DecodeError::Invalid(_))
+    ));
+    let mut trailing = msg.clone();
+    trailing[auth_at] = 0;
+    assert!(matches!(
+        Frame::decode(&trailing),
+        Err(DecodeError::Invalid(_))
+    ));
+    let mut bad = msg;
+    bad[auth_at] = 2;
+    match Frame::decode(&bad) {
+        Err(DecodeError::Invalid(why)) => assert!(why.contains("auth 2"), "{why}"),
+        other => panic!("unexpected {other:?}"),
+    }
 }

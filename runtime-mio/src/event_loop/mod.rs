@@ -22,6 +22,7 @@ use log::{debug, info, trace};
 use mio::event::Event;
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token};
+use ring::rand::SystemRandom;
 use tcpws_protocol::{ConnId, Endpoint, LinkId, Output, TunnelId};
 
 use crate::error::RuntimeError;
@@ -33,6 +34,7 @@ use crate::link::ws_frame::MAX_HEADER;
 use crate::server_port::incoming::Incoming;
 use crate::settings::NodeSettings;
 use crate::tcp::fd_reserve::FdReserve;
+use crate::tls::client_ids::ClientIds;
 use crate::tls::TlsContext;
 use crate::tunnel::conn::{Conn, Resolving};
 use crate::tunnel::listener::TunnelListener;
@@ -99,6 +101,10 @@ pub(crate) struct EventLoop {
     pub(crate) link_ids: Vec<LinkId>,
     /// The TLS side of the server's port or the client's link, for https/wss.
     pub(crate) tls: Option<TlsContext>,
+    /// Server: the certificate each client id is bound to, if any.
+    pub(crate) client_ids: Option<ClientIds>,
+    /// The OS's CSPRNG: nonces and session tokens for every link.
+    pub(crate) random: SystemRandom,
 }
 
 impl EventLoop {

@@ -6,10 +6,12 @@ use std::time::Instant;
 
 use log::{debug, error, info, warn};
 use mio::Interest;
+use tcpws_protocol::Certified;
 
 use crate::error::describe;
 use crate::event_loop::{EventLoop, Owner};
 use crate::link::closing::{Closing, CLOSE_LINGER};
+use crate::link::link_up;
 use crate::link::server_dial::{DialStep, ServerDial};
 use crate::link::websocket::Link;
 use crate::tls::TlsContext;
@@ -68,6 +70,14 @@ impl EventLoop {
                 let Some(attempt) = self.server_dial.take() else {
                     return;
                 };
+                let up = match link_up::fresh(&self.random, attempt.peer, Certified::Unbound) {
+                    Ok(up) => up,
+                    Err(why) => {
+                        error!("dropped the connection to the server: {why}");
+                        self.endpoint.handle_link_failed(&why, now);
+                        return;
+                    }
+                };
                 let id = self.next_link_id();
                 let session = ws
                     .get_ref()
@@ -82,7 +92,7 @@ impl EventLoop {
                     "{id} up: connected to the server at {url} ({}){session}",
                     attempt.peer
                 );
-                self.endpoint.handle_link_up(id, now);
+                self.endpoint.handle_link_up(id, up, now);
                 self.queue_link(id);
             }
             DialStep::Failed { reason, alert } => {

@@ -8,6 +8,7 @@ pub(crate) mod closing_sockets;
 pub(crate) mod connect;
 pub(crate) mod link_io;
 pub(crate) mod link_stream;
+pub(crate) mod link_up;
 pub(crate) mod server_dial;
 pub(crate) mod transport;
 pub(crate) mod websocket;

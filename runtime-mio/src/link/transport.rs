@@ -133,6 +133,15 @@ impl Transport {
         }
     }
 
+    /// The certificate the peer presented (its end-entity certificate, DER),
+    /// once the TLS handshake is done.
+    pub(crate) fn peer_certificate(&self) -> Option<&[u8]> {
+        let Transport::Tls(t) = self else {
+            return None;
+        };
+        t.conn.peer_certificates()?.first().map(|c| c.as_ref())
+    }
+
     /// "TLS 1.3, TLS13_AES_256_GCM_SHA384" once negotiated.
     pub(crate) fn describe_session(&self) -> Option<String> {
         let Transport::Tls(t) = self else {

@@ -12,6 +12,7 @@ use crate::error::RuntimeError;
 use crate::event_loop::timers::Deadline;
 use crate::event_loop::{EventLoop, Owner};
 use crate::link::closing::{Closing, CLOSE_LINGER};
+use crate::link::link_up;
 use crate::link::transport::Transport;
 use crate::link::websocket::Link;
 use crate::server_port::incoming::{self, Incoming};
@@ -21,6 +22,7 @@ use crate::server_port::response::{error_response, healthz_body, response, upgra
 use crate::server_port::routing::{route, Route};
 use crate::tcp::fd_reserve::FdReserve;
 use crate::tcp::listen;
+use crate::tls::client_ids::ClientIds;
 use crate::tls::TlsContext;
 
 /// How long an accepted connection has to send its request head.
@@ -222,6 +224,15 @@ impl EventLoop {
                     };
                     let session = inc.describe_session();
                     let (stream, leftover) = inc.into_parts();
+                    let certified =
+                        ClientIds::certified(self.client_ids.as_ref(), stream.peer_certificate());
+                    let up = match link_up::fresh(&self.random, peer, certified) {
+                        Ok(up) => up,
+                        Err(why) => {
+                            error!("dropped the WebSocket from {peer}: {why}");
+                            return;
+                        }
+                    };
                     if let Err(e) = stream.tcp().set_nodelay(true) {
                         debug!("cannot set TCP_NODELAY on the link from {peer}: {e}");
                     }
@@ -233,7 +244,7 @@ impl EventLoop {
                         Some(session) => info!("{id} up: WebSocket from {peer} over {session}"),
                         None => info!("{id} up: WebSocket from {peer}"),
                     }
-                    self.endpoint.handle_link_up(id, now);
+                    self.endpoint.handle_link_up(id, up, now);
                     self.queue_link(id);
                     self.pump(now);
                     return;

@@ -66,6 +66,7 @@ fn render_stats(out: &mut String, s: &Stats) {
         failovers,
         handovers,
         protocol_errors,
+        auth_failures,
     } = *s;
     let gauges: [(&str, &str, u64); 5] = [
         (
@@ -93,7 +94,7 @@ fn render_stats(out: &mut String, s: &Stats) {
     for (name, help, value) in gauges {
         gauge(out, name, help, value);
     }
-    let counters: [(&str, &str, u64); 11] = [
+    let counters: [(&str, &str, u64); 12] = [
         (
             "tcpws_bytes_from_apps_total",
             "Bytes taken from local TCP connections.",
@@ -148,6 +149,11 @@ fn render_stats(out: &mut String, s: &Stats) {
             "tcpws_protocol_errors_total",
             "Links closed for a protocol violation.",
             protocol_errors,
+        ),
+        (
+            "tcpws_auth_failures_total",
+            "Handshakes refused for authentication (no or wrong proof, one-sided secret, certificate of another id).",
+            auth_failures,
         ),
     ];
     for (name, help, value) in counters {
@@ -213,6 +219,7 @@ mod tests {
             "tcpws_bytes_from_apps_total 1234",
             "tcpws_switches_total 1",
             "tcpws_protocol_errors_total 0",
+            "tcpws_auth_failures_total 0",
             "# TYPE tcpws_switches_total counter",
             "# TYPE tcpws_epoch gauge",
         ] {
@@ -223,7 +230,7 @@ mod tests {
         }
         // Every sample line is `name[{labels}] value` and every name is declared.
         let samples = text.lines().filter(|l| !l.starts_with('#'));
-        assert_eq!(samples.clone().count(), 3 + 2 + 16);
+        assert_eq!(samples.clone().count(), 3 + 2 + 17);
         for line in samples {
             let (name, value) = line.rsplit_once(' ').unwrap();
             value.parse::<u64>().unwrap();

@@ -18,6 +18,7 @@
 //!   also pins the server's certificate to the peer bundle and presents its
 //!   own `tlsBundleFilePath`.
 
+pub(crate) mod client_ids;
 pub(crate) mod config;
 pub(crate) mod files;
 pub(crate) mod own_certificate;
@@ -86,6 +87,7 @@ pub(crate) fn load(settings: &NodeSettings) -> Result<Option<TlsContext>, Runtim
         mutual: false,
         trusted_ca: None,
         trusted_peers: None,
+        client_certificates: None,
     };
     let tls = settings.tls.as_ref().unwrap_or(&default);
     let provider = provider();
@@ -147,5 +149,9 @@ pub(crate) fn describe(e: &TlsError) -> String {
 /// every TLS file `settings` name and builds the TLS configs, without binding
 /// or connecting anything.
 pub fn check_tls(settings: &NodeSettings) -> Result<(), RuntimeError> {
-    load(settings).map(|_| ())
+    load(settings)?;
+    if settings.protocol.role == tcpws_protocol::Role::Server {
+        client_ids::ClientIds::load(settings)?;
+    }
+    Ok(())
 }

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use tcpws_protocol::{ClientId, Config, Role};
+use tcpws_protocol::{ClientId, Config, Role, SharedSecret};
 
 use super::Node;
 
@@ -64,6 +64,9 @@ pub struct SimConfig {
     pub initially_down: Vec<Node>,
     /// Print every trace line to stderr as it happens.
     pub echo_trace: bool,
+    /// Every node has the same shared secret (`sharedSecretFilePath`), so
+    /// each handshake proves it both ways.
+    pub shared_secret: bool,
 }
 
 fn names(list: &[&str]) -> Vec<String> {
@@ -101,6 +104,7 @@ impl Default for SimConfig {
             backends: Vec::new(),
             initially_down: Vec::new(),
             echo_trace: false,
+            shared_secret: false,
         }
     }
 }
@@ -131,6 +135,9 @@ impl SimConfig {
         c.reconnect_max = self.reconnect_max;
         c.max_message = self.max_message;
         c.rng_seed = rng_seed;
+        if self.shared_secret {
+            c.shared_secret = SharedSecret::new(b"the simulated nodes' shared secret");
+        }
         c
     }
 

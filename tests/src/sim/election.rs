@@ -17,7 +17,8 @@
 
 use std::time::Duration;
 
-use tcpws_protocol::ClientId;
+use tcpws_protocol::frame::ActiveWhy;
+use tcpws_protocol::{ActiveReason, ClientId};
 
 use super::net::End;
 use super::{Node, World};
@@ -176,10 +177,19 @@ impl ElectionWatch {
         w: &World,
         old: Option<ClientId>,
         new: Option<ClientId>,
+        why: ActiveReason,
     ) -> Result<Cause, String> {
         let Some(old) = old else {
             return Ok(Cause::Choice);
         };
+        let default_rule = !self.elected && old == ClientId::Two && new == Some(ClientId::One);
+        if default_rule && why == ActiveReason::Elected(ActiveWhy::Default) {
+            // The default rule and a failover may both hold (client 2 down
+            // past the delay as client 1 comes up): the server applied the
+            // rule, whose consequences differ (client 2 keeps its own
+            // listen connections).
+            return Ok(Cause::Default);
+        }
         if self.goodbyes[slot(old)] {
             return Ok(Cause::Handover);
         }
@@ -197,7 +207,7 @@ impl ElectionWatch {
         {
             return Ok(Cause::Failover);
         }
-        if !self.elected && old == ClientId::Two && new == Some(ClientId::One) {
+        if default_rule {
             return Ok(Cause::Default);
         }
         let name = |c: Option<ClientId>| c.map_or("nobody".to_owned(), |c| c.to_string());

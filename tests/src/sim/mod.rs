@@ -33,7 +33,7 @@ use tcpws_protocol::ClientId;
 pub use app::{AppId, AppPlan, AppRole, BackendMode, Status};
 pub use config::{Dial, PathConfig, SimConfig};
 pub use rng::Rng;
-pub use world::{Fault, World};
+pub use world::{Fault, Intrusion, World};
 
 /// One of the three processes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

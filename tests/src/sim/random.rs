@@ -1,6 +1,6 @@
 //! The random run behind `sim_random_seeds`: a seeded configuration, a
 //! fault phase (apps, cuts, partitions, crashes, planned stops, restarts,
-//! latency changes), a
+//! latency changes, intruders without the shared secret), a
 //! liveness phase (everything healed, no new faults) that must converge,
 //! and a probe that checks fresh connections still work end to end.
 
@@ -12,7 +12,7 @@ use super::app::{AppId, AppPlan, BackendMode, Status};
 use super::config::{Dial, PathConfig, SimConfig};
 use super::invariants;
 use super::rng::{splitmix64, Rng};
-use super::world::{Counters, Fault};
+use super::world::{Counters, Fault, Intrusion};
 use super::{Node, World};
 
 /// What one seed's run produced.
@@ -44,6 +44,7 @@ pub fn random_config(seed: u64) -> SimConfig {
         }
     };
     cfg.paths = [path(), path()];
+    cfg.shared_secret = r.chance(0.5);
     cfg.stream_window = *r.pick(&[16 * 1024, 32 * 1024, 64 * 1024]);
     cfg.max_message = *r.pick(&[4 * 1024, 16 * 1024, 64 * 1024]);
     cfg.tcp_buffer = r.range_usize(64 * 1024, 256 * 1024);
@@ -132,7 +133,7 @@ pub fn run_seed(seed: u64, echo_trace: bool) -> Outcome {
             .rng()
             .duration(Duration::from_millis(10), Duration::from_millis(500));
         w.run_for(pause);
-        let op = w.rng().weighted(&[70, 8, 3, 2, 2, 2]);
+        let op = w.rng().weighted(&[70, 8, 3, 2, 2, 2, 4]);
         match op {
             0 => {
                 let node = *w
@@ -175,6 +176,18 @@ pub fn run_seed(seed: u64, echo_trace: bool) -> Outcome {
                     .duration(Duration::from_micros(100), Duration::from_millis(20));
                 let hi = lo + w.rng().duration(Duration::ZERO, Duration::from_millis(200));
                 w.set_latency(c, lo, hi);
+            }
+            6 => {
+                // A stranger without the secret at a random moment (a no-op
+                // for the seeds without one).
+                let c = random_client(w.rng());
+                let how = match w.rng().range(0, 3) {
+                    0 => Intrusion::WrongProof(c),
+                    1 => Intrusion::Replay(c),
+                    2 => Intrusion::StolenToken(c),
+                    _ => Intrusion::SkipProof(c),
+                };
+                w.apply(Fault::Intrude(how));
             }
             _ => {
                 // A burst of apps on the standby's listen socket: first data

@@ -26,7 +26,11 @@ use super::{Node, SimConfig, World};
 /// replayed). One way at worst is the highest latency the path had in this
 /// run plus draining a full wire (the link buffer and one message) at its
 /// bandwidth; nothing else delays a control frame, which goes before data.
-/// The server closes its side at once; it gets the same bound.
+/// The server closes its side at once; it gets the same bound. With a
+/// shared secret the client's proof waits for the server's challenge, sent
+/// when the server's end came up: one more way at worst (on a real socket
+/// the challenge follows the upgrade response; here each message has its
+/// own latency).
 pub fn close_bound(cfg: &SimConfig, worst_latency: Duration, client: ClientId) -> Duration {
     let drain = match cfg.paths[slot(client)].bandwidth {
         Some(bw) if bw > 0 => {
@@ -35,7 +39,8 @@ pub fn close_bound(cfg: &SimConfig, worst_latency: Duration, client: ClientId) -
         }
         _ => Duration::ZERO,
     };
-    2 * (worst_latency + drain)
+    let ways = if cfg.shared_secret { 3 } else { 2 };
+    ways * (worst_latency + drain)
 }
 
 /// How long a planned stop lets a connection write what it holds before

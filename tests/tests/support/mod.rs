@@ -399,73 +399,7 @@ impl Cluster {
     }
 
     pub fn start_with(test: &str, opts: Options) -> Cluster {
-        let root = scratch_dir(test);
-        let ports = Ports {
-            ws: free_port(),
-            server: [free_port(), free_port()],
-            client1: [free_port(), free_port()],
-            client2: [free_port(), free_port()],
-        };
-        let backend1 = EchoBackend::start();
-        let backend2 = EchoBackend::start();
-        let server_backend = EchoBackend::start();
-        let listen = |name: &str, port: u16| serde_json::json!({"tunnelName": name, "listenBindAddress": "127.0.0.1", "listenPort": port});
-        let connect = |name: &str, port: u16| serde_json::json!({"tunnelName": name, "connectToHost": "127.0.0.1", "connectToPort": port});
-        write_config(
-            &root.join("server"),
-            &serde_json::json!({
-                "weAreServer": true,
-                "standbySocketCloseDurationSecs": opts.standby_close_secs,
-                "dataExchange": data_exchange(ports.ws, &opts, 0),
-                "logging": logging(),
-                "tcpTunnelListens": [listen("s1", ports.server[0]), listen("s2", ports.server[1])],
-                "tcpTunnelConnects": opts.server_connects.iter()
-                    .map(|n| connect(n, server_backend.port)).collect::<Vec<_>>(),
-            }),
-        );
-        let proxy = opts.proxy_client1.then(|| CutProxy::start(ports.ws));
-        for (id, dir, lp, backend) in [
-            (1, "client1", ports.client1, &backend1),
-            (2, "client2", ports.client2, &backend2),
-        ] {
-            let ws = match (&proxy, id) {
-                (Some(p), 1) => p.port,
-                _ => ports.ws,
-            };
-            let s1_port = opts.s1_target_override.unwrap_or(backend.port);
-            write_config(
-                &root.join(dir),
-                &serde_json::json!({
-                    "weAreServer": false,
-                    "clientId": id,
-                    "standbySocketCloseDurationSecs": opts.standby_close_secs,
-                    "dataExchange": data_exchange(ws, &opts, id),
-                    "logging": logging(),
-                    "tcpTunnelListens": [listen("c1", lp[0]), listen("c2", lp[1])],
-                    "tcpTunnelConnects": [connect("s1", s1_port), connect("s2", backend.port)],
-                }),
-            );
-        }
-        let server = Node::start("server", root.join("server"));
-        let client1 = Node::start("client1", root.join("client1"));
-        let cluster = Cluster {
-            root: root.clone(),
-            ports,
-            server,
-            client1,
-            client2: Node::start("client2", root.join("client2")),
-            backend1,
-            backend2,
-            server_backend,
-            probe: opts.tls.as_ref().and_then(|t| t.probe.clone()),
-            proxy,
-        };
-        cluster.wait_links(opts.expect_links);
-        cluster.wait_active(1);
-        for id in 1..=opts.expect_links.min(2) as u8 {
-            cluster.wait_client_listening(id);
-        }
-        cluster
+        Cluster::start_custom(test, opts, Ports::pick(), |_, _| {})
     }
 
     /// Waits until client `id` has logged that both its tunnel ports
@@ -756,4 +690,90 @@ pub fn transfer_sha(port: u16, seed: u64, len: usize) -> ([u8; 32], [u8; 32]) {
     let sent = writer.join().unwrap();
     assert_eq!(got, len, "received byte count");
     (sent, hash.finalize().into())
+}
+
+impl Ports {
+    /// Free ports for a whole cluster, for a test that must know them
+    /// before the nodes start (say, to put a relay in front of the server).
+    pub fn pick() -> Ports {
+        Ports {
+            ws: free_port(),
+            server: [free_port(), free_port()],
+            client1: [free_port(), free_port()],
+            client2: [free_port(), free_port()],
+        }
+    }
+}
+
+impl Cluster {
+    /// Starts the three nodes as `opts` say on the given `ports`, with
+    /// `edit` called on each node's config ("server", "client1",
+    /// "client2") before the nodes start (a test adds or changes keys
+    /// Options has none for), and waits as [`Cluster::start`] does.
+    pub fn start_custom(
+        test: &str,
+        opts: Options,
+        ports: Ports,
+        edit: impl Fn(&str, &mut serde_json::Value),
+    ) -> Cluster {
+        let root = scratch_dir(test);
+        let backend1 = EchoBackend::start();
+        let backend2 = EchoBackend::start();
+        let server_backend = EchoBackend::start();
+        let listen = |name: &str, port: u16| serde_json::json!({"tunnelName": name, "listenBindAddress": "127.0.0.1", "listenPort": port});
+        let connect = |name: &str, port: u16| serde_json::json!({"tunnelName": name, "connectToHost": "127.0.0.1", "connectToPort": port});
+        let mut server_config = serde_json::json!({
+            "weAreServer": true,
+            "standbySocketCloseDurationSecs": opts.standby_close_secs,
+            "dataExchange": data_exchange(ports.ws, &opts, 0),
+            "logging": logging(),
+            "tcpTunnelListens": [listen("s1", ports.server[0]), listen("s2", ports.server[1])],
+            "tcpTunnelConnects": opts.server_connects.iter()
+                .map(|n| connect(n, server_backend.port)).collect::<Vec<_>>(),
+        });
+        edit("server", &mut server_config);
+        write_config(&root.join("server"), &server_config);
+        let proxy = opts.proxy_client1.then(|| CutProxy::start(ports.ws));
+        for (id, dir, lp, backend) in [
+            (1, "client1", ports.client1, &backend1),
+            (2, "client2", ports.client2, &backend2),
+        ] {
+            let ws = match (&proxy, id) {
+                (Some(p), 1) => p.port,
+                _ => ports.ws,
+            };
+            let s1_port = opts.s1_target_override.unwrap_or(backend.port);
+            let mut config = serde_json::json!({
+                "weAreServer": false,
+                "clientId": id,
+                "standbySocketCloseDurationSecs": opts.standby_close_secs,
+                "dataExchange": data_exchange(ws, &opts, id),
+                "logging": logging(),
+                "tcpTunnelListens": [listen("c1", lp[0]), listen("c2", lp[1])],
+                "tcpTunnelConnects": [connect("s1", s1_port), connect("s2", backend.port)],
+            });
+            edit(dir, &mut config);
+            write_config(&root.join(dir), &config);
+        }
+        let server = Node::start("server", root.join("server"));
+        let client1 = Node::start("client1", root.join("client1"));
+        let cluster = Cluster {
+            root: root.clone(),
+            ports,
+            server,
+            client1,
+            client2: Node::start("client2", root.join("client2")),
+            backend1,
+            backend2,
+            server_backend,
+            probe: opts.tls.as_ref().and_then(|t| t.probe.clone()),
+            proxy,
+        };
+        cluster.wait_links(opts.expect_links);
+        cluster.wait_active(1);
+        for id in 1..=opts.expect_links.min(2) as u8 {
+            cluster.wait_client_listening(id);
+        }
+        cluster
+    }
 }

@@ -158,11 +158,12 @@ impl World {
         server.links.insert(link, wire);
         tr!(self, "S <- link_up {link} (wire {wire} from {client})");
         let instant = self.clock.now();
+        let up = self.fresh_link_up(Some(client), inc);
         self.hosts[0]
             .as_mut()
             .expect("up")
             .endpoint
-            .handle_link_up(link, instant);
+            .handle_link_up(link, up, instant);
         self.after_input(Node::Server);
         self.push_event(now + latency, Event::WsUp { client, inc, wire });
     }
@@ -199,8 +200,9 @@ impl World {
         h.links.insert(link, wire);
         self.net.wire_mut(wire).links[End::Client.index()] = Some(link);
         tr!(self, "{cnode} <- link_up {link} (wire {wire})");
+        let up = self.fresh_link_up(None, inc);
         let h = self.hosts[cnode.index()].as_mut().expect("live");
-        h.endpoint.handle_link_up(link, now);
+        h.endpoint.handle_link_up(link, up, now);
         self.after_input(cnode);
     }
 
@@ -227,11 +229,17 @@ impl World {
         self.carrier = (node == Node::Server).then_some(client);
         match item {
             Item::Message(m) => {
-                self.net.wire_mut(wire).heard[to.index()] = true;
-                if to == End::Server {
-                    // A link heard even for an instant (its hello, then a
-                    // reset in the same step) resumes the session.
+                let secret = self.cfg.shared_secret;
+                let heard = &mut self.net.wire_mut(wire).heard[to.index()];
+                *heard = *heard || completes_handshake(&m, to, secret);
+                let heard = *heard;
+                if to == End::Server && heard {
+                    // A link heard even for an instant (its hello, or its
+                    // proof with a secret, then a reset in the same step)
+                    // resumes the session.
                     self.election.server_heard(client);
+                }
+                if to == End::Server {
                     let goodbye = tcpws_protocol::frame::frames(&m)
                         .any(|f| matches!(f, Ok(tcpws_protocol::frame::Frame::Goodbye { .. })));
                     if goodbye {
@@ -267,4 +275,17 @@ impl World {
         self.after_input(node);
         self.carrier = None;
     }
+}
+
+/// Whether message `m`, arriving at `to`, completes the handshake there, so
+/// that from then on the link carries its session: at the server the Hello
+/// (or, with a shared secret, the client's proof), at a client the Welcome.
+fn completes_handshake(m: &[u8], to: End, secret: bool) -> bool {
+    use tcpws_protocol::frame::{frames, Frame};
+    frames(m).flatten().any(|f| match (to, f) {
+        (End::Server, Frame::Hello(_)) => !secret,
+        (End::Server, Frame::AuthProof { .. }) => secret,
+        (End::Client, Frame::Welcome(_)) => true,
+        _ => false,
+    })
 }

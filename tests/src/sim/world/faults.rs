@@ -15,6 +15,7 @@ impl World {
             Fault::Crash(n) => self.crash(n),
             Fault::Stop(n) => self.stop(n),
             Fault::Start(n) => self.start(n),
+            Fault::Intrude(how) => self.intrude(how),
         }
     }
 

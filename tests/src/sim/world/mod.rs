@@ -3,15 +3,19 @@
 
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use tcpws_protocol::frame::ActiveWhy;
-use tcpws_protocol::{ActiveReason, ClientId, ConnId, Endpoint, LinkId, Output, TunnelId};
+use tcpws_protocol::{
+    ActiveReason, Certified, ClientId, ConnId, Endpoint, LinkId, LinkUp, Output, TunnelId,
+    NONCE_LEN,
+};
 
 use super::app::{App, AppId, AppPlan, AppRole, BackendMode, Status};
 use super::clock::Clock;
 use super::config::{Dial, SimConfig};
-use super::election::{slot, Cause, ElectionWatch};
+use super::election::{slot, ElectionWatch};
 use super::invariants;
 use super::net::{End, Item, Net, WireId};
 use super::node::{Host, HostConn};
@@ -48,6 +52,9 @@ pub enum Fault {
     Stop(Node),
     /// Start the process afresh (no-op when it runs).
     Start(Node),
+    /// A stranger without the secret tries to get a session (with a shared
+    /// secret configured; a no-op otherwise).
+    Intrude(Intrusion),
 }
 
 /// Counters a run reports.
@@ -141,6 +148,8 @@ pub struct World {
     carrier: Option<ClientId>,
     /// Per client: the highest one-way latency its path has had.
     worst_latency: [Duration; 2],
+    /// What an intruder on the path could have copied from honest links.
+    snooped: Snooped,
 }
 
 macro_rules! tr {
@@ -154,7 +163,11 @@ macro_rules! tr {
 mod apps;
 mod events;
 mod faults;
+mod intruder;
 mod runtime;
+
+pub use intruder::Intrusion;
+use intruder::Snooped;
 
 impl World {
     /// A world whose every random choice derives from `seed`; every node not
@@ -185,6 +198,7 @@ impl World {
             switch: SwitchWatch::default(),
             carrier: None,
             worst_latency: cfg.paths.map(|p| p.latency.1),
+            snooped: Snooped::default(),
             cfg,
         };
         tr!(w, "world seed={seed}");
@@ -209,6 +223,28 @@ impl World {
     /// Virtual time since the start.
     pub fn now(&self) -> Duration {
         self.clock.elapsed()
+    }
+
+    /// What a runtime reports for a new link, with the nonce and token
+    /// drawn from the world's seeded source (the runtime's CSPRNG in
+    /// production). `from`: the client the server sees (`None`: the server,
+    /// as a client sees it).
+    pub(crate) fn fresh_link_up(&mut self, from: Option<ClientId>, inc: u32) -> LinkUp {
+        let peer = match from {
+            Some(c) => SocketAddr::from(([10, 0, 0, c.number()], 40_000 + (inc % 20_000) as u16)),
+            None => SocketAddr::from(([10, 0, 0, 100], 8080)),
+        };
+        let mut nonce = [0u8; NONCE_LEN];
+        for chunk in nonce.chunks_mut(8) {
+            chunk.copy_from_slice(&self.rng.next_u64().to_be_bytes());
+        }
+        let token = u128::from(self.rng.next_u64()) << 64 | u128::from(self.rng.next_u64());
+        LinkUp {
+            peer,
+            certified: Certified::Unbound,
+            nonce,
+            token,
+        }
     }
 
     /// The world's RNG, for drivers that make random choices.
@@ -484,8 +520,9 @@ impl World {
         self.check_step();
     }
 
-    /// A failover from `old` to `new`: the server connections held for
-    /// `old` (accepted while its link was down) are carried by `new` now.
+    /// A change of active client from `old` to `new`: the server
+    /// connections held for `old` (accepted while its link was down) are
+    /// carried by `new` now.
     fn move_held(&mut self, old: ClientId, new: ClientId) {
         let Some(h) = self.hosts[Node::Server.index()].as_mut() else {
             return;
@@ -532,8 +569,13 @@ impl World {
 
     /// The server's active client changed: the change must have a cause
     /// (no preemption), and the connections through the old one must close.
-    fn server_active_changed(&mut self, old: Option<ClientId>, new: Option<ClientId>) {
-        let cause = match self.election.explain(self, old, new) {
+    fn server_active_changed(
+        &mut self,
+        old: Option<ClientId>,
+        new: Option<ClientId>,
+        why: ActiveReason,
+    ) {
+        let cause = match self.election.explain(self, old, new, why) {
             Ok(cause) => cause,
             Err(e) => self.fail("no preemption (README, high availability)", e),
         };
@@ -542,9 +584,9 @@ impl World {
         if let Some(old) = old {
             self.election.changed_from(old);
         }
-        if let (Some(old), Some(new), Cause::Failover | Cause::Claim | Cause::Handover) =
-            (old, new, cause)
-        {
+        // Whatever the cause (the default rule too), what was held for the
+        // old active client is the new one's to carry.
+        if let (Some(old), Some(new)) = (old, new) {
             self.move_held(old, new);
         }
         if let Some(old) = old {

@@ -282,6 +282,8 @@ impl World {
                 );
                 self.counters.messages += 1;
                 self.counters.message_bytes += buf.len() as u64;
+                let client = self.net.wire(wire).client;
+                self.snooped.record(node, client, &buf);
                 let t = self.now();
                 self.net
                     .send(wire, end, Item::Message(buf), t, &mut self.rng);
@@ -466,7 +468,7 @@ impl World {
                 }
                 h.believes_active = active;
                 if node == Node::Server && old != active {
-                    self.server_active_changed(old, active);
+                    self.server_active_changed(old, active, why);
                 }
             }
         }

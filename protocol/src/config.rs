@@ -33,6 +33,10 @@ pub struct Config {
     /// client's WebSocket to the server (handshakes included), may take
     /// before the protocol gives up on it.
     pub connect_timeout: Duration,
+    /// How long a link may take from coming up to carrying its session
+    /// (hello, proofs, welcome); then it is closed. Keepalives do not
+    /// extend it.
+    pub handshake_timeout: Duration,
     /// Send a keepalive after this long without sending anything.
     pub keepalive_interval: Duration,
     /// Close a link after this long without receiving anything.
@@ -66,6 +70,7 @@ impl Config {
             resume_grace: Duration::from_secs(30),
             failover_after: Duration::from_secs(2),
             connect_timeout: Duration::from_secs(10),
+            handshake_timeout: Duration::from_secs(5),
             keepalive_interval: Duration::from_secs(5),
             keepalive_timeout: Duration::from_secs(20),
             reconnect_min: Duration::from_millis(100),
@@ -93,6 +98,9 @@ impl Config {
         }
         if self.connect_timeout.is_zero() {
             return Err(ConfigError::ConnectTimeout);
+        }
+        if self.handshake_timeout.is_zero() {
+            return Err(ConfigError::HandshakeTimeout);
         }
         if self.keepalive_interval.is_zero() || self.keepalive_timeout <= self.keepalive_interval {
             return Err(ConfigError::Keepalive);
@@ -122,6 +130,7 @@ pub enum ConfigError {
         resume_grace: Duration,
     },
     ConnectTimeout,
+    HandshakeTimeout,
     Keepalive,
     Reconnect,
     MaxStreams,
@@ -147,6 +156,7 @@ impl fmt::Display for ConfigError {
                 "failover_after ({failover_after:?}) must not exceed resume_grace ({resume_grace:?})"
             ),
             ConfigError::ConnectTimeout => write!(f, "connect_timeout must be above 0"),
+            ConfigError::HandshakeTimeout => write!(f, "handshake_timeout must be above 0"),
             ConfigError::Keepalive => write!(
                 f,
                 "keepalive_timeout must be longer than a non-zero keepalive_interval"

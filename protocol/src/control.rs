@@ -50,6 +50,11 @@ impl ControlChannel {
         self.received
     }
 
+    /// Frames kept for the peer: unsent, or sent and not acknowledged.
+    pub(crate) fn backlog(&self) -> usize {
+        self.unsent.len() + self.inflight.len()
+    }
+
     /// Frames waiting for the link.
     pub(crate) fn has_unsent(&self) -> bool {
         !self.unsent.is_empty()

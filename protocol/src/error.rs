@@ -44,6 +44,15 @@ pub enum ProtocolError {
         end: u64,
         limit: u64,
     },
+    /// The peer left more control frames unacknowledged than a session keeps.
+    ControlBacklog { pending: usize, limit: usize },
+    /// Data cut into more out-of-order pieces than a stream holds, or whose
+    /// pieces would cost more than the window.
+    TooFragmented {
+        stream: StreamId,
+        ranges: usize,
+        cost: usize,
+    },
 }
 
 impl fmt::Display for ProtocolError {
@@ -97,6 +106,21 @@ impl fmt::Display for ProtocolError {
             ProtocolError::FlowControl { stream, end, limit } => write!(
                 f,
                 "flow control violation: {stream}: data up to offset {end} exceeds the credit of {limit}"
+            ),
+            ProtocolError::ControlBacklog { pending, limit } => write!(
+                f,
+                "protocol violation: {pending} control frames wait for the peer's \
+                 acknowledgement, more than the {limit} a session keeps"
+            ),
+            ProtocolError::TooFragmented {
+                stream,
+                ranges,
+                cost,
+            } => write!(
+                f,
+                "protocol violation: {stream}: data cut into {ranges} out-of-order pieces \
+                 (costing {cost} bytes held); a stream holds at most {} within its window",
+                crate::reorder::MAX_HELD_RANGES
             ),
         }
     }

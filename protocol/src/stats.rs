@@ -39,4 +39,6 @@ pub struct Stats {
     /// wrong proof, a secret on one side only, or an id the link's
     /// certificate may not claim.
     pub auth_failures: u64,
+    /// Links closed because their handshake did not complete in time.
+    pub handshake_timeouts: u64,
 }

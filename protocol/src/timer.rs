@@ -9,10 +9,13 @@ use crate::ids::{ConnId, LinkId, TunnelId};
 /// What a deadline is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) enum Timer {
-    /// Nothing received on the link for the keepalive timeout (or no hello in time).
+    /// Nothing received on the link for the keepalive timeout.
     LinkIdle(LinkId),
     /// Nothing sent on the link for the keepalive interval: send a keepalive.
     LinkKeepalive(LinkId),
+    /// The link has not completed its handshake (hello, proofs, welcome)
+    /// within the handshake timeout.
+    Handshake(LinkId),
     /// A session's link has been gone for the resume grace period, or a
     /// leaving session's streams had their time to drain.
     SessionGrace(Slot),

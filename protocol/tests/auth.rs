@@ -242,11 +242,20 @@ fn replayed_handshakes_and_stolen_tokens_get_nothing() {
 
     // 4. A frame of the session before the proof is a violation that
     //    closes only the intruder's link.
+    let errors = p.server.ep.stats().protocol_errors;
     p.server.ep.handle_link_up(LinkId(53), up(), now);
     let mut ack = Vec::new();
     Frame::ControlAck { seq: 1 }.encode(&mut ack);
     p.server.ep.handle_message(LinkId(53), &ack, now);
     assert_eq!(p.server.ep.stats().sessions, 1);
+    assert_eq!(p.server.ep.stats().protocol_errors, errors + 1);
+    assert!(matches!(
+        p.server.ep.poll_output(),
+        Some(Output::CloseLink {
+            link: LinkId(53),
+            ..
+        })
+    ));
 
     // The real stream still carries bytes both ways.
     assert_eq!(p.server.ep.handle_app_data(conn, b" after", now), 6);
@@ -325,4 +334,111 @@ fn a_certificate_may_claim_only_its_own_id() {
             assert_eq!(server.active(), None);
         }
     }
+}
+
+/// Nothing after a refusal counts, not even the rest of its message: a
+/// second Hello that would pass (here, for the id the certificate allows)
+/// must not start a session on a refused link.
+#[test]
+fn frames_after_a_refusal_in_the_same_message_are_ignored() {
+    let now = origin();
+    let mut server = Endpoint::new(support::config(tcpws_protocol::Role::Server), now).unwrap();
+    let link_up = LinkUp {
+        certified: Certified::Client(ClientId::One),
+        ..up()
+    };
+    server.handle_link_up(LinkId(1), link_up, now);
+    let mut message = hello(ClientId::Two, 0, None);
+    message.extend(hello(ClientId::One, 0, None));
+    for _ in 0..100 {
+        Frame::AuthProof { proof: [0; 32] }.encode(&mut message);
+    }
+    server.handle_message(LinkId(1), &message, now);
+    let out = sent(&mut server, LinkId(1), now);
+    assert_eq!(kinds(&out), ["AuthRefused"]);
+    let s = server.stats();
+    assert_eq!((s.auth_failures, s.protocol_errors), (1, 0), "one refusal");
+    assert_eq!((s.sessions, s.links_up), (0, 0));
+    assert_eq!(server.active(), None);
+    // A later message on the refused link is ignored too.
+    server.handle_message(LinkId(1), &hello(ClientId::One, 0, None), now);
+    assert_eq!(server.stats().sessions, 0);
+}
+
+#[test]
+fn a_second_hello_or_an_echoed_nonce_is_refused() {
+    let now = origin();
+    let mut c = support::config(tcpws_protocol::Role::Server);
+    c.shared_secret = secret("right");
+    // A second Hello while the first waits for its proof.
+    let mut server = Endpoint::new(c.clone(), now).unwrap();
+    server.handle_link_up(LinkId(1), up(), now);
+    server.handle_message(LinkId(1), &hello(ClientId::One, 0, Some([1; 32])), now);
+    server.handle_message(LinkId(1), &hello(ClientId::One, 0, Some([2; 32])), now);
+    assert_eq!(server.stats().protocol_errors, 1);
+    assert_eq!(server.stats().sessions, 0);
+    // A client that sends back the server's own nonce as its own.
+    let mut server = Endpoint::new(c, now).unwrap();
+    let link_up = up();
+    server.handle_link_up(LinkId(1), link_up, now);
+    let challenge = sent(&mut server, LinkId(1), now);
+    assert_eq!(kinds(&challenge), ["AuthChallenge"]);
+    server.handle_message(
+        LinkId(1),
+        &hello(ClientId::One, 0, Some(link_up.nonce)),
+        now,
+    );
+    let reason = refusal(&sent(&mut server, LinkId(1), now)).unwrap();
+    assert!(reason.contains("echoed"), "{reason}");
+    // And a server that sends back the client's nonce as its challenge.
+    let mut cc = support::config(tcpws_protocol::Role::Client(ClientId::One));
+    cc.shared_secret = secret("right");
+    let mut client = Endpoint::new(cc, now).unwrap();
+    let link_up = up();
+    client.handle_link_up(LinkId(1), link_up, now);
+    let _ = sent(&mut client, LinkId(1), now);
+    let mut echo = Vec::new();
+    Frame::AuthChallenge {
+        nonce: link_up.nonce,
+    }
+    .encode(&mut echo);
+    client.handle_message(LinkId(1), &echo, now);
+    assert_eq!(client.stats().auth_failures, 1);
+    assert!(
+        !kinds(&sent(&mut client, LinkId(1), now)).contains(&"AuthProof".to_string()),
+        "no proof for an echoed nonce"
+    );
+}
+
+#[test]
+fn a_link_without_its_handshake_in_time_is_closed() {
+    let now = origin();
+    let mut server = Endpoint::new(support::config(tcpws_protocol::Role::Server), now).unwrap();
+    server.handle_link_up(LinkId(1), up(), now);
+    // Keepalives do not extend the deadline, and none go out before it.
+    let mut keepalive = Vec::new();
+    Frame::Keepalive.encode(&mut keepalive);
+    let step = Duration::from_secs(1);
+    let mut t = now;
+    for _ in 0..4 {
+        t += step;
+        server.handle_message(LinkId(1), &keepalive, t);
+        server.handle_timeout(t);
+        assert!(
+            sent(&mut server, LinkId(1), t).is_empty(),
+            "nothing before the hello"
+        );
+        assert_eq!(server.poll_output(), None);
+    }
+    t += step;
+    server.handle_timeout(t);
+    assert!(matches!(
+        server.poll_output(),
+        Some(Output::CloseLink {
+            link: LinkId(1),
+            ..
+        })
+    ));
+    assert_eq!(server.stats().handshake_timeouts, 1);
+    assert_eq!(server.handshaking_links(), 0);
 }

@@ -20,6 +20,10 @@ pub struct Status {
     pub listening: Vec<bool>,
     /// The protocol's counters.
     pub stats: Stats,
+    /// Server: connections closed as soon as accepted because
+    /// [`MAX_UNAUTHENTICATED`](crate::MAX_UNAUTHENTICATED) others had not
+    /// completed their handshake yet.
+    pub connections_shed: u64,
 }
 
 /// State shared between the loop and its handles.

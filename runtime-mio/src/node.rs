@@ -82,6 +82,8 @@ impl Node {
             tls,
             client_ids,
             random: SystemRandom::new(),
+            connections_shed: 0,
+            shed_logged: None,
             settings,
         };
         if inner.endpoint.role() == Role::Server {

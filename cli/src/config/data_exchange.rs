@@ -38,6 +38,10 @@ pub struct DataExchange {
     pub keepalive_timeout: Duration,
     /// `connectTimeoutSecs` (default 10): dialling the server or a connect target.
     pub connect_timeout: Duration,
+    /// `handshakeTimeoutSecs` (default 5): how long an incoming connection
+    /// may take to finish TLS and its HTTP upgrade, and then again to
+    /// complete the tcpws handshake (hello, proofs, welcome).
+    pub handshake_timeout: Duration,
     /// `sharedSecretFilePath`: a file holding the secret every node must
     /// prove it knows (all three nodes, or none).
     pub shared_secret_file: Option<PathBuf>,
@@ -66,6 +70,7 @@ pub(super) fn read(obj: &Obj, warnings: &mut Vec<String>) -> Result<DataExchange
             "keepaliveIntervalSecs",
             "keepaliveTimeoutSecs",
             "connectTimeoutSecs",
+            "handshakeTimeoutSecs",
             "serverBindAddress",
             "sharedSecretFilePath",
             "mutualTLSClientCertificates",
@@ -144,6 +149,7 @@ pub(super) fn read(obj: &Obj, warnings: &mut Vec<String>) -> Result<DataExchange
         keepalive_interval,
         keepalive_timeout,
         connect_timeout: obj.secs("connectTimeoutSecs", Duration::from_secs(10), true)?,
+        handshake_timeout: obj.secs("handshakeTimeoutSecs", Duration::from_secs(5), true)?,
         shared_secret_file: path("sharedSecretFilePath")?,
         client_certificates,
         server_bind_address: match obj.string("serverBindAddress")? {

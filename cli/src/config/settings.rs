@@ -45,6 +45,7 @@ impl FileConfig {
         protocol.resume_grace = dx.resume_grace;
         protocol.failover_after = dx.failover_after;
         protocol.connect_timeout = dx.connect_timeout;
+        protocol.handshake_timeout = dx.handshake_timeout;
         protocol.keepalive_interval = dx.keepalive_interval;
         protocol.keepalive_timeout = dx.keepalive_timeout;
         protocol.rng_seed = fresh_seed();

@@ -203,7 +203,8 @@ impl Endpoint {
             self.handle_violation(link, "an auth-refused sent to the server", now);
             return;
         }
-        self.auth_failed(link, format!("the server refused us: {reason}"), now);
+        // The reason comes from a peer not yet proven: shown escaped.
+        self.auth_failed(link, format!("the server refused us: {reason:?}"), now);
     }
 
     /// Client: whether a Welcome on `link` may be taken. With a shared
@@ -232,6 +233,7 @@ impl Endpoint {
         if let Some(l) = self.links.get_mut(&link) {
             warn!("authentication failed: {link} from {}: {reason}", l.up.peer);
             l.handshake.clear();
+            l.auth = AuthStage::Refused;
             l.refusal = Some(reason);
         }
     }

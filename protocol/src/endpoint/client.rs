@@ -144,9 +144,7 @@ impl Endpoint {
         if let Some(s) = self.sessions[Slot::CLIENT].as_mut() {
             s.peer = peer;
         }
-        if let Some(l) = self.links.get_mut(&link) {
-            l.slot = Some(Slot::CLIENT);
-        }
+        self.attach_link(link, Slot::CLIENT);
         self.update_listeners(now);
         Ok(())
     }

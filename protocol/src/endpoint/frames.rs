@@ -232,6 +232,13 @@ impl Endpoint {
             Err(ReorderError::BeyondWindow { end, limit }) => {
                 Err(ProtocolError::FlowControl { stream, end, limit })
             }
+            Err(ReorderError::TooFragmented { ranges, cost }) => {
+                Err(ProtocolError::TooFragmented {
+                    stream,
+                    ranges,
+                    cost,
+                })
+            }
         }
     }
 

@@ -63,6 +63,8 @@ impl Endpoint {
             Timer::LinkKeepalive(link),
             now + self.config.keepalive_interval,
         );
+        self.timers
+            .set(Timer::Handshake(link), now + self.config.handshake_timeout);
     }
 
     /// Client: the connection attempt asked for by [`Output::ConnectServer`] failed.
@@ -106,17 +108,46 @@ impl Endpoint {
         for frame in frame::frames(message) {
             let result = frame
                 .map_err(ProtocolError::from)
-                .and_then(|f| self.process_frame(link, f, now));
+                .and_then(|f| self.process_frame(link, f, now))
+                .and_then(|()| self.check_backlog(link));
             if let Err(e) = result {
                 self.stats.protocol_errors += 1;
                 warn!("closing {link}: {e}");
                 self.close_link(link, e.to_string(), now);
                 return;
             }
-            if !self.links.contains_key(&link) {
+            // Gone, or refused: nothing after the refusal counts, not
+            // even the rest of this message.
+            if !matches!(self.links.get(&link), Some(l) if l.refusal.is_none()) {
                 return;
             }
         }
+    }
+
+    /// A peer that keeps making us answer (refused Opens, say) and never
+    /// acknowledges would grow our control queue without end: past
+    /// [`Endpoint::control_backlog_limit`] frames its link is closed.
+    fn check_backlog(&self, link: LinkId) -> Result<(), ProtocolError> {
+        let Some(slot) = self.links.get(&link).and_then(|l| l.slot) else {
+            return Ok(());
+        };
+        let pending = self.sessions[slot]
+            .as_ref()
+            .map_or(0, |s| s.control.backlog());
+        let limit = self.control_backlog_limit();
+        if pending > limit {
+            return Err(ProtocolError::ControlBacklog { pending, limit });
+        }
+        Ok(())
+    }
+
+    /// Most control frames a session keeps for its peer: a few per stream
+    /// it may hold (open, result, fin, reset) and some room.
+    pub(super) fn control_backlog_limit(&self) -> usize {
+        self.config
+            .max_streams
+            .saturating_mul(4)
+            .saturating_add(1024)
     }
 
     pub(super) fn has_link(&self) -> bool {
@@ -133,6 +164,15 @@ impl Endpoint {
         self.links.remove(&link);
         self.timers.cancel(Timer::LinkIdle(link));
         self.timers.cancel(Timer::LinkKeepalive(link));
+        self.timers.cancel(Timer::Handshake(link));
+    }
+
+    /// The handshake of `link` is done: it carries `slot` from now on.
+    pub(super) fn attach_link(&mut self, link: LinkId, slot: Slot) {
+        if let Some(l) = self.links.get_mut(&link) {
+            l.slot = Some(slot);
+        }
+        self.timers.cancel(Timer::Handshake(link));
     }
 
     /// The link is gone: its session (if any) waits out the grace period.

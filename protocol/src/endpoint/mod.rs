@@ -81,6 +81,8 @@ enum AuthStage {
     Proving(Nonce),
     /// Client: the server proved it knows the secret; the Welcome is due.
     ServerProved,
+    /// Server: refused; the link only says so and closes.
+    Refused,
 }
 
 /// Where a local TCP connection lives.
@@ -200,6 +202,11 @@ impl Endpoint {
         self.listening && self.unbound.get(tunnel.0) == Some(&false)
     }
 
+    /// Links up whose handshake is not done (no session yet).
+    pub fn handshaking_links(&self) -> usize {
+        self.links.values().filter(|l| l.slot.is_none()).count()
+    }
+
     pub fn stats(&self) -> Stats {
         let mut s = self.stats;
         s.links_up = self.links.values().filter(|l| l.slot.is_some()).count() as u64;
@@ -243,6 +250,17 @@ impl Endpoint {
                         let secs = self.config.keepalive_timeout.as_secs_f64();
                         warn!("closing {link}: nothing received for {secs:.1}s");
                         self.close_link(link, format!("no message for {secs:.1}s"), now);
+                    }
+                }
+                Timer::Handshake(link) => {
+                    if self.links.get(&link).is_some_and(|l| l.slot.is_none()) {
+                        let secs = self.config.handshake_timeout.as_secs_f64();
+                        let peer = self.links.get(&link).map(|l| l.up.peer);
+                        self.stats.handshake_timeouts += 1;
+                        if let Some(peer) = peer {
+                            warn!("closing {link} from {peer}: no handshake within {secs:.1}s");
+                        }
+                        self.close_link(link, format!("no handshake within {secs:.1}s"), now);
                     }
                 }
                 Timer::LinkKeepalive(link) => {
@@ -366,7 +384,9 @@ impl Endpoint {
                 return true;
             }
         }
-        if buf.len() == start && l.keepalive_due {
+        // Keepalives belong to a session's link: before the handshake is
+        // done only the handshake may go out.
+        if buf.len() == start && l.keepalive_due && l.slot.is_some() {
             Frame::Keepalive.encode(buf);
         }
         if buf.len() == start {

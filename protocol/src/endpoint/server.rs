@@ -122,8 +122,8 @@ impl Endpoint {
         if let Some(s) = self.sessions[slot].as_mut() {
             s.peer = Some(peer);
         }
+        self.attach_link(link, slot);
         if let Some(l) = self.links.get_mut(&link) {
-            l.slot = Some(slot);
             l.handshake.push(Frame::Welcome(Welcome {
                 version: PROTOCOL_VERSION,
                 token: self.sessions[slot].as_ref().map_or(0, |s| s.token),

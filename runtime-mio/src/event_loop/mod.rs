@@ -105,6 +105,10 @@ pub(crate) struct EventLoop {
     pub(crate) client_ids: Option<ClientIds>,
     /// The OS's CSPRNG: nonces and session tokens for every link.
     pub(crate) random: SystemRandom,
+    /// Server: connections closed at accept by the unauthenticated cap.
+    pub(crate) connections_shed: u64,
+    /// When a shed connection was last logged (one line per second at most).
+    pub(crate) shed_logged: Option<Instant>,
 }
 
 impl EventLoop {
@@ -156,6 +160,7 @@ impl EventLoop {
                 .map(TunnelListener::is_bound)
                 .collect(),
             stats: self.endpoint.stats(),
+            connections_shed: self.connections_shed,
         }
     }
 

@@ -25,10 +25,19 @@ use crate::tcp::listen;
 use crate::tls::client_ids::ClientIds;
 use crate::tls::TlsContext;
 
-/// How long an accepted connection has to send its request head.
-const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
+/// Most connections to the server's port that may be on their way to an
+/// authenticated session at once (TLS, the HTTP upgrade, the tcpws
+/// handshake); more are closed as soon as accepted and counted in
+/// `tcpws_connections_shed_total`. Two honest clients need two.
+pub const MAX_UNAUTHENTICATED: usize = 256;
 
 impl EventLoop {
+    /// Connections on the server port not yet carrying a session: in TLS
+    /// or the HTTP exchange, or upgraded and in the tcpws handshake.
+    fn unauthenticated(&self) -> usize {
+        self.incoming.len() + self.endpoint.handshaking_links()
+    }
+
     /// Binds the server's port (at start: an error stops `Node::new`), and
     /// warns when plain ws:// is open beyond loopback.
     pub(crate) fn bind_server(&mut self) -> Result<(), RuntimeError> {
@@ -81,6 +90,26 @@ impl EventLoop {
                 return;
             };
             match listener.accept() {
+                Ok((stream, peer)) if self.unauthenticated() >= MAX_UNAUTHENTICATED => {
+                    // Accepted and closed at once (a RST, not a lingering
+                    // FIN): a flood of connections that never finish their
+                    // handshake costs us no more than the cap.
+                    let _ = crate::tunnel::conn::set_linger_zero(&stream);
+                    drop(stream);
+                    self.connections_shed += 1;
+                    let quiet = self
+                        .shed_logged
+                        .is_some_and(|t| now.saturating_duration_since(t) < Duration::from_secs(1));
+                    if !quiet {
+                        self.shed_logged = Some(now);
+                        warn!(
+                            "closed a connection from {peer} at once: {MAX_UNAUTHENTICATED} \
+                             connections have not completed their handshake \
+                             ({} shed in all; logged once a second at most)",
+                            self.connections_shed
+                        );
+                    }
+                }
                 Ok((mut stream, peer)) => {
                     let token = match self.register(&mut stream, Owner::Incoming) {
                         Ok(token) => token,
@@ -103,7 +132,9 @@ impl EventLoop {
                         }
                         _ => Transport::Plain(stream),
                     };
-                    let deadline = now + HEAD_TIMEOUT;
+                    // TLS and the HTTP upgrade get the handshake timeout;
+                    // the protocol gives the tcpws handshake as long again.
+                    let deadline = now + self.settings.protocol.handshake_timeout;
                     self.incoming
                         .insert(token, Incoming::new(peer, transport, deadline));
                     self.timers.schedule(deadline, Deadline::Incoming(token));
@@ -267,14 +298,14 @@ impl EventLoop {
             incoming::Phase::TlsHandshake => {
                 warn!(
                     "refused a connection from {peer} on the server port: no TLS handshake within {}s",
-                    HEAD_TIMEOUT.as_secs()
+                    self.settings.protocol.handshake_timeout.as_secs_f64()
                 );
                 self.drop_incoming(token);
             }
             incoming::Phase::ReadingHead => {
                 warn!(
                     "refused a connection from {peer} on the server port: no request within {}s",
-                    HEAD_TIMEOUT.as_secs()
+                    self.settings.protocol.handshake_timeout.as_secs_f64()
                 );
                 let out = error_response(408, "no complete request head in time");
                 self.respond(token, out, now);

@@ -41,6 +41,13 @@ pub(crate) fn render_metrics(status: &Status, listen_names: &[String]) -> String
         );
     }
     render_stats(&mut out, &status.stats);
+    metric(
+        &mut out,
+        "tcpws_connections_shed_total",
+        "Connections to the server port closed at once: too many others had not completed their handshake.",
+        "counter",
+        status.connections_shed,
+    );
     out
 }
 
@@ -67,6 +74,7 @@ fn render_stats(out: &mut String, s: &Stats) {
         handovers,
         protocol_errors,
         auth_failures,
+        handshake_timeouts,
     } = *s;
     let gauges: [(&str, &str, u64); 5] = [
         (
@@ -94,7 +102,7 @@ fn render_stats(out: &mut String, s: &Stats) {
     for (name, help, value) in gauges {
         gauge(out, name, help, value);
     }
-    let counters: [(&str, &str, u64); 12] = [
+    let counters: [(&str, &str, u64); 13] = [
         (
             "tcpws_bytes_from_apps_total",
             "Bytes taken from local TCP connections.",
@@ -155,6 +163,11 @@ fn render_stats(out: &mut String, s: &Stats) {
             "Handshakes refused for authentication (no or wrong proof, one-sided secret, certificate of another id).",
             auth_failures,
         ),
+        (
+            "tcpws_handshake_timeouts_total",
+            "Links closed because their handshake did not complete in time.",
+            handshake_timeouts,
+        ),
     ];
     for (name, help, value) in counters {
         metric(out, name, help, "counter", value);
@@ -202,6 +215,7 @@ mod tests {
                 switches: 1,
                 ..Stats::default()
             },
+            connections_shed: 7,
         }
     }
 
@@ -220,6 +234,7 @@ mod tests {
             "tcpws_switches_total 1",
             "tcpws_protocol_errors_total 0",
             "tcpws_auth_failures_total 0",
+            "tcpws_connections_shed_total 7",
             "# TYPE tcpws_switches_total counter",
             "# TYPE tcpws_epoch gauge",
         ] {
@@ -230,7 +245,7 @@ mod tests {
         }
         // Every sample line is `name[{labels}] value` and every name is declared.
         let samples = text.lines().filter(|l| !l.starts_with('#'));
-        assert_eq!(samples.clone().count(), 3 + 2 + 17);
+        assert_eq!(samples.clone().count(), 3 + 2 + 18 + 1);
         for line in samples {
             let (name, value) = line.rsplit_once(' ').unwrap();
             value.parse::<u64>().unwrap();

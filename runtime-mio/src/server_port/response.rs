@@ -85,6 +85,7 @@ mod tests {
             links_up: 2,
             listening: vec![true],
             stats: Stats::default(),
+            connections_shed: 0,
         };
         assert_eq!(healthz_body(&server), "ok\nrole server\nactive client 2\n");
         let none = Status {

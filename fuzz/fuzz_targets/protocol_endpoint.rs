@@ -34,7 +34,10 @@
 //!   highest Ack plus the window), and no Fin below data already sent;
 //! * while in addition the transport delivered every message once and in
 //!   order (re-chunking allowed): no link was closed for a protocol
-//!   violation.
+//!   violation;
+//! * with a shared secret on the server: no hostile link ever gets a
+//!   Welcome (whatever it replays or makes up), and with the secret on the
+//!   server only, no link at all does.
 
 #![no_main]
 
@@ -448,6 +451,8 @@ struct World {
     /// Every node's `stream_window` (they share one).
     window: u64,
     eager_write: bool,
+    /// `Params::secret % 4`.
+    secret_mode: u8,
 }
 
 fn config(role: Role, p: &Params) -> Config {
@@ -548,6 +553,7 @@ impl World {
             sent: BTreeMap::new(),
             window: u64::from(config(Role::Server, p).stream_window),
             eager_write: p.eager_write,
+            secret_mode: p.secret % 4,
         }
     }
 
@@ -840,6 +846,14 @@ impl World {
                 let mut opened = self.wires[w].server_opened;
                 check_message(&buf, max, &mut opened, false, &mut self.tokens, c);
                 self.wires[w].server_opened = opened;
+                // A secret on the server only: no client (nor the fuzzer,
+                // injecting on this wire) can ever prove it.
+                if self.secret_mode == 3 {
+                    assert!(
+                        !frame::frames(&buf).any(|f| matches!(f, Ok(Frame::Welcome(_)))),
+                        "a client without the secret got a Welcome"
+                    );
+                }
                 self.snoop(&buf);
                 self.track_sent(w, false, &buf);
                 let wire = &mut self.wires[w];
@@ -865,6 +879,14 @@ impl World {
             }
             moved = true;
             check_message(&buf, max, &mut true, n != 0, &mut [0; 3], 0);
+            // The fuzzer has no secret: with one on the server, its links
+            // never get a Welcome, whatever it replays or makes up.
+            if n == 0 && self.secret_mode >= 2 {
+                assert!(
+                    !frame::frames(&buf).any(|f| matches!(f, Ok(Frame::Welcome(_)))),
+                    "a hostile link got a Welcome from a server with a secret"
+                );
+            }
         }
         moved
     }

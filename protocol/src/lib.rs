@@ -45,6 +45,7 @@ mod election;
 mod endpoint;
 mod error;
 mod ids;
+mod log_limit;
 mod output;
 mod peer;
 mod reorder;

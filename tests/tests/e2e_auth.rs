@@ -539,7 +539,7 @@ fn a_wrong_secret_client_is_refused_while_client_one_echoes() {
             && warned(&server_log, &refusal) >= 3,
         "the server did not warn of client 2's refusals"
     );
-    let refused_us = format!("authentication failed: the server refused us: {refusal:?}");
+    let refused_us = format!("authentication failed: the server refused us: {refusal}");
     assert!(
         warned(&client2_log, &refused_us) >= 2,
         "client 2 did not warn of its refusals"
@@ -849,7 +849,7 @@ fn under_mutual_tls_a_certificate_claims_only_its_own_id() {
     assert!(
         warned(
             &impostor_log,
-            &format!("authentication failed: the server refused us: {reason:?}")
+            &format!("authentication failed: the server refused us: {reason}")
         ) >= 1,
         "the impostor did not warn of its refusal"
     );

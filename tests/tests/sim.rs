@@ -43,14 +43,18 @@ fn sim_random_seeds() {
     let started = Instant::now();
     let mut failures: Vec<(u64, String)> = Vec::new();
     let mut virtual_total = std::time::Duration::ZERO;
+    let mut intrusions = 0;
     for seed in 0..seeds {
         match panic::catch_unwind(AssertUnwindSafe(|| run_seed(seed, false))) {
-            Ok(out) => virtual_total += out.virtual_time,
+            Ok(out) => {
+                virtual_total += out.virtual_time;
+                intrusions += out.counters.intrusions;
+            }
             Err(e) => failures.push((seed, panic_text(&*e))),
         }
     }
     eprintln!(
-        "{seeds} seeds, {} failed, {:?} of virtual time in {:?}",
+        "{seeds} seeds, {} failed, {:?} of virtual time, {intrusions} intrusions refused, in {:?}",
         failures.len(),
         virtual_total,
         started.elapsed()

@@ -54,14 +54,13 @@ impl Endpoint {
             };
             self.refuse(
                 link,
-                format!("the TLS certificate of this connection is {whose} ({CERTIFICATES_KEY}); it may not claim {client}"),
-            );
+                format!("the TLS certificate of this connection is {whose} ({CERTIFICATES_KEY}); it may not claim {client}"), now);
             return Ok(());
         }
         match (self.config.shared_secret.is_some(), hello.nonce) {
             (true, Some(client_nonce)) => {
                 if client_nonce == l.up.nonce {
-                    self.refuse(link, "the client echoed the server's nonce".into());
+                    self.refuse(link, "the client echoed the server's nonce".into(), now);
                     return Ok(());
                 }
                 // Our challenge went out at link-up; the proof is due next.
@@ -71,12 +70,10 @@ impl Endpoint {
             }
             (true, None) => self.refuse(
                 link,
-                format!("{client} has no shared secret and this server requires one ({SECRET_KEY})"),
-            ),
+                format!("{client} has no shared secret and this server requires one ({SECRET_KEY})"), now),
             (false, Some(_)) => self.refuse(
                 link,
-                format!("{client} has a shared secret and this server has none: set {SECRET_KEY} on both ends or neither"),
-            ),
+                format!("{client} has a shared secret and this server has none: set {SECRET_KEY} on both ends or neither"), now),
             (false, None) => self.accept_hello(link, hello, now),
         }
         Ok(())
@@ -112,8 +109,7 @@ impl Endpoint {
                 if !transcript.verify(secret, Prover::Client, &proof) {
                     self.refuse(
                         link,
-                        format!("{}'s proof is wrong: it does not know this server's shared secret ({SECRET_KEY})", hello.client),
-                    );
+                        format!("{}'s proof is wrong: it does not know this server's shared secret ({SECRET_KEY})", hello.client), now);
                     return Ok(());
                 }
                 let ours = transcript.prove(secret, Prover::Server);
@@ -204,7 +200,8 @@ impl Endpoint {
             return;
         }
         // The reason comes from a peer not yet proven: shown escaped.
-        self.auth_failed(link, format!("the server refused us: {reason:?}"), now);
+        let reason = frame::printable(reason);
+        self.auth_failed(link, format!("the server refused us: {reason}"), now);
     }
 
     /// Client: whether a Welcome on `link` may be taken. With a shared
@@ -228,10 +225,16 @@ impl Endpoint {
 
     /// Server: refuses the handshake on `link`. It had no session, so
     /// nothing else changes: AuthRefused goes out, then the link closes.
-    fn refuse(&mut self, link: LinkId, reason: String) {
+    fn refuse(&mut self, link: LinkId, reason: String, now: Instant) {
         self.stats.auth_failures += 1;
+        let note = self.log_limits.handshakes.allow(now);
         if let Some(l) = self.links.get_mut(&link) {
-            warn!("authentication failed: {link} from {}: {reason}", l.up.peer);
+            if let Some(note) = note {
+                warn!(
+                    "authentication failed: {link} from {}: {reason}{note}",
+                    l.up.peer
+                );
+            }
             l.handshake.clear();
             l.auth = AuthStage::Refused;
             l.refusal = Some(reason);

@@ -35,10 +35,14 @@ impl Endpoint {
             (_, None) => Err(ProtocolError::BeforeHandshake),
             (Frame::Goodbye { reason }, Some(slot)) => {
                 match self.view {
-                    Some(_) => info!("the server ended our session on purpose: {reason}"),
+                    Some(_) => info!(
+                        "the server ended our session on purpose: {}",
+                        frame::printable(reason)
+                    ),
                     None => info!(
-                        "{} ended its session on purpose: {reason}",
-                        self.session_mut(slot)?.client
+                        "{} ended its session on purpose: {}",
+                        self.session_mut(slot)?.client,
+                        frame::printable(reason)
                     ),
                 }
                 self.close_link(link, "goodbye received".into(), now);
@@ -101,7 +105,10 @@ impl Endpoint {
                 if accepted {
                     s.confirmed = true;
                 } else {
-                    warn!("{stream}: the peer refused to open it: {reason}");
+                    warn!(
+                        "{stream}: the peer refused to open it: {}",
+                        frame::printable(reason)
+                    );
                     self.stats.opens_refused += 1;
                     self.drop_stream(slot, stream, None);
                 }
@@ -132,7 +139,10 @@ impl Endpoint {
                 code,
                 reason,
             } => {
-                debug!("{stream} reset by the peer ({code:?}): {reason}");
+                debug!(
+                    "{stream} reset by the peer ({code:?}): {}",
+                    frame::printable(reason)
+                );
                 self.drop_stream(slot, stream, None);
                 Ok(())
             }
@@ -185,13 +195,15 @@ impl Endpoint {
             return Ok(());
         }
         let reason = refusal.unwrap_or_default();
-        warn!("refusing {stream}: {reason}");
         session.control.push(Control::OpenResult {
             stream,
             accepted: false,
-            reason,
+            reason: reason.clone(),
         });
         self.stats.opens_refused += 1;
+        if let Some(note) = self.log_limits.refused_opens.allow(now) {
+            warn!("refusing {stream}: {reason}{note}");
+        }
         Ok(())
     }
 

@@ -83,7 +83,7 @@ impl Endpoint {
     pub fn handle_violation(&mut self, link: LinkId, reason: &str, now: Instant) {
         if self.links.contains_key(&link) {
             self.stats.protocol_errors += 1;
-            warn!("closing {link}: {reason}");
+            warn!("closing {link}: {}", frame::printable(reason));
             self.close_link(link, reason.to_owned(), now);
         }
     }
@@ -91,7 +91,7 @@ impl Endpoint {
     /// A link closed or failed underneath us.
     pub fn handle_link_down(&mut self, link: LinkId, reason: &str, now: Instant) {
         if self.links.contains_key(&link) {
-            info!("{link} down: {reason}");
+            info!("{link} down: {}", frame::printable(reason));
             self.detach_link(link, now);
         }
     }
@@ -112,7 +112,9 @@ impl Endpoint {
                 .and_then(|()| self.check_backlog(link));
             if let Err(e) = result {
                 self.stats.protocol_errors += 1;
-                warn!("closing {link}: {e}");
+                if let Some(note) = self.log_limits.violations.allow(now) {
+                    warn!("closing {link}: {e}{note}");
+                }
                 self.close_link(link, e.to_string(), now);
                 return;
             }

@@ -32,6 +32,7 @@ use crate::frame::{
     self, ActiveWhy, Control, Frame, Hello, ResetCode, Welcome, FRAME_HEADER, MAX_REASON,
 };
 use crate::ids::{ClientId, ConnId, LinkId, Role, StreamId, TunnelId};
+use crate::log_limit::LogLimits;
 use crate::output::{ActiveReason, Output};
 use crate::peer::{Certified, LinkUp};
 use crate::reorder::ReorderError;
@@ -136,6 +137,8 @@ pub struct Endpoint {
     reconnect_failures: u32,
     shut_down: bool,
     stats: Stats,
+    /// Lines a peer can cause at will, limited.
+    log_limits: LogLimits,
 }
 
 impl Endpoint {
@@ -165,6 +168,7 @@ impl Endpoint {
             reconnect_failures: 0,
             shut_down: false,
             stats: Stats::default(),
+            log_limits: LogLimits::default(),
         };
         if endpoint.view.is_some() {
             endpoint.connect_server(now);
@@ -257,8 +261,12 @@ impl Endpoint {
                         let secs = self.config.handshake_timeout.as_secs_f64();
                         let peer = self.links.get(&link).map(|l| l.up.peer);
                         self.stats.handshake_timeouts += 1;
-                        if let Some(peer) = peer {
-                            warn!("closing {link} from {peer}: no handshake within {secs:.1}s");
+                        if let (Some(peer), Some(note)) =
+                            (peer, self.log_limits.handshakes.allow(now))
+                        {
+                            warn!(
+                                "closing {link} from {peer}: no handshake within {secs:.1}s{note}"
+                            );
                         }
                         self.close_link(link, format!("no handshake within {secs:.1}s"), now);
                     }

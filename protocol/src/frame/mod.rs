@@ -76,6 +76,7 @@
 mod control;
 mod decode;
 mod encode;
+mod printable;
 #[cfg(test)]
 mod tests;
 
@@ -87,6 +88,7 @@ use crate::ids::{ClientId, StreamId};
 pub use control::Control;
 pub use decode::{frames, Frames};
 pub use encode::{control_len, cut, encode_control, encode_data_header};
+pub use printable::{printable, Printable};
 
 /// Largest frame body accepted (a Data frame's payload plus its 16-byte header).
 pub const MAX_FRAME_BODY: usize = 1024 * 1024 + 16;

@@ -24,6 +24,7 @@ use crate::tcp::fd_reserve::FdReserve;
 use crate::tcp::listen;
 use crate::tls::client_ids::ClientIds;
 use crate::tls::TlsContext;
+use tcpws_protocol::frame::printable;
 
 /// Most connections to the server's port that may be on their way to an
 /// authenticated session at once (TLS, the HTTP upgrade, the tcpws
@@ -239,7 +240,8 @@ impl EventLoop {
                         Route::Reject { status, why } => {
                             warn!(
                                 "refused {} {} from {peer}: {status} {why}",
-                                head.method, head.target
+                                printable(&head.method),
+                                printable(&head.target)
                             );
                             self.respond(token, error_response(status, &why), now);
                             return;

@@ -67,6 +67,9 @@ pub struct SimConfig {
     /// Every node has the same shared secret (`sharedSecretFilePath`), so
     /// each handshake proves it both ways.
     pub shared_secret: bool,
+    /// Client ids are bound to TLS certificates (`mutualTLSClientCertificates`):
+    /// each client's links present its own.
+    pub certificate_ids: bool,
 }
 
 fn names(list: &[&str]) -> Vec<String> {
@@ -105,6 +108,7 @@ impl Default for SimConfig {
             initially_down: Vec::new(),
             echo_trace: false,
             shared_secret: false,
+            certificate_ids: false,
         }
     }
 }

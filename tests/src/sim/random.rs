@@ -45,6 +45,7 @@ pub fn random_config(seed: u64) -> SimConfig {
     };
     cfg.paths = [path(), path()];
     cfg.shared_secret = r.chance(0.5);
+    cfg.certificate_ids = r.chance(0.3);
     cfg.stream_window = *r.pick(&[16 * 1024, 32 * 1024, 64 * 1024]);
     cfg.max_message = *r.pick(&[4 * 1024, 16 * 1024, 64 * 1024]);
     cfg.tcp_buffer = r.range_usize(64 * 1024, 256 * 1024);
@@ -178,13 +179,14 @@ pub fn run_seed(seed: u64, echo_trace: bool) -> Outcome {
                 w.set_latency(c, lo, hi);
             }
             6 => {
-                // A stranger without the secret at a random moment (a no-op
-                // for the seeds without one).
+                // A stranger without the secret or the client's certificate
+                // at a random moment (a no-op for the seeds with neither).
                 let c = random_client(w.rng());
-                let how = match w.rng().range(0, 3) {
+                let how = match w.rng().range(0, 4) {
                     0 => Intrusion::WrongProof(c),
                     1 => Intrusion::Replay(c),
                     2 => Intrusion::StolenToken(c),
+                    3 => Intrusion::TwoHellos(c),
                     _ => Intrusion::SkipProof(c),
                 };
                 w.apply(Fault::Intrude(how));

@@ -1,11 +1,13 @@
-//! An intruder that reaches the server's port without the shared secret:
-//! wrong proofs, replayed handshakes, stolen session tokens, session frames
-//! before the proof. Each attempt is one link, checked at once: the server
-//! refuses it, sends no Welcome, and changes nothing else (no session, no
-//! stream, no election), whatever the honest nodes are doing.
+//! An intruder that reaches the server's port without the shared secret
+//! (and, where ids are bound to certificates, with the other client's
+//! certificate or a stolen one of the same client): wrong proofs, replayed
+//! handshakes, stolen session tokens, two Hellos in one message, session
+//! frames before the proof. Each attempt is one link, checked at once: the
+//! server refuses it, sends no Welcome, and changes nothing else (no
+//! session, no stream, no election), whatever the honest nodes are doing.
 
 use tcpws_protocol::frame::{frames, Control, Frame, Hello};
-use tcpws_protocol::{ClientId, Endpoint, LinkId, Output, PROTOCOL_VERSION};
+use tcpws_protocol::{Certified, ClientId, Endpoint, LinkId, Output, PROTOCOL_VERSION};
 
 use super::*;
 
@@ -21,6 +23,9 @@ pub enum Intrusion {
     StolenToken(ClientId),
     /// A Hello, then a session frame (a Claim) instead of the proof.
     SkipProof(ClientId),
+    /// In one message: a Hello the server refuses, then one it might take,
+    /// then a made-up proof. Nothing after the refusal may count.
+    TwoHellos(ClientId),
 }
 
 impl Intrusion {
@@ -29,7 +34,8 @@ impl Intrusion {
             Intrusion::WrongProof(c)
             | Intrusion::Replay(c)
             | Intrusion::StolenToken(c)
-            | Intrusion::SkipProof(c) => c,
+            | Intrusion::SkipProof(c)
+            | Intrusion::TwoHellos(c) => c,
         }
     }
 }
@@ -105,12 +111,23 @@ impl World {
     /// One intrusion attempt against the server, if it runs and the world
     /// has a shared secret (without one, a Hello is all a client needs).
     pub(super) fn intrude(&mut self, how: Intrusion) {
-        if !self.cfg.shared_secret || self.hosts[0].is_none() {
+        let (secret, bound) = (self.cfg.shared_secret, self.cfg.certificate_ids);
+        if !(secret || bound) || self.hosts[0].is_none() {
             return;
         }
         let client = how.client();
         let i = usize::from(client.number() - 1);
-        let up = self.fresh_link_up(Some(client), 60_000);
+        let mut up = self.fresh_link_up(Some(client), 60_000);
+        if bound {
+            // The other client's certificate; with a secret also, at
+            // times, a copy of this client's own (the secret still holds).
+            up.certified = if secret && self.rng.chance(0.5) {
+                Certified::Client(client)
+            } else {
+                Certified::Client(client.other())
+            };
+        }
+        let nonce = secret.then_some([0x5A; 32]);
         let hello = |token, nonce| {
             encode(Frame::Hello(Hello {
                 version: PROTOCOL_VERSION,
@@ -130,8 +147,15 @@ impl World {
             ],
             Intrusion::Replay(_) => match (&self.snooped.hello[i], &self.snooped.proof[i]) {
                 (Some(h), Some(p)) => vec![h.clone(), p.clone()],
+                (Some(h), None) if !secret => vec![h.clone()],
                 _ => return,
             },
+            Intrusion::TwoHellos(_) => {
+                let mut m = hello(self.snooped.token[i], None);
+                m.extend(hello(self.snooped.token[i], nonce));
+                Frame::AuthProof { proof: made_up }.encode(&mut m);
+                vec![m]
+            }
             Intrusion::StolenToken(_) if self.snooped.token[i] == 0 => return,
             Intrusion::StolenToken(_) => vec![hello(self.snooped.token[i], None)],
             Intrusion::SkipProof(_) => {
@@ -144,6 +168,7 @@ impl World {
                 vec![m]
             }
         };
+        self.counters.intrusions += 1;
         let now = self.clock.now();
         let server = self.hosts[0].as_mut().expect("checked above");
         let link = server.alloc_link();

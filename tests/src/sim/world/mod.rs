@@ -68,6 +68,8 @@ pub struct Counters {
     pub app_bytes: u64,
     pub switches: u64,
     pub faults: u64,
+    /// Intrusion attempts made (and refused: the world checks each).
+    pub intrusions: u64,
 }
 
 #[derive(Debug)]
@@ -239,9 +241,13 @@ impl World {
             chunk.copy_from_slice(&self.rng.next_u64().to_be_bytes());
         }
         let token = u128::from(self.rng.next_u64()) << 64 | u128::from(self.rng.next_u64());
+        let certified = match from {
+            Some(c) if self.cfg.certificate_ids => Certified::Client(c),
+            _ => Certified::Unbound,
+        };
         LinkUp {
             peer,
-            certified: Certified::Unbound,
+            certified,
             nonce,
             token,
         }

@@ -1,0 +1,70 @@
+//! Log lines a peer can cause at will (refused opens, refused handshakes,
+//! violations), limited so a flood costs a few lines a second instead of
+//! the disk: the lines held back are counted and reported with the next
+//! one let through.
+
+use std::time::{Duration, Instant};
+
+/// Lines of one kind let through per period.
+const BURST: u32 = 10;
+const PERIOD: Duration = Duration::from_secs(1);
+
+/// One kind of line.
+#[derive(Debug, Default)]
+pub(crate) struct LogLimit {
+    period_start: Option<Instant>,
+    used: u32,
+    held_back: u64,
+}
+
+impl LogLimit {
+    /// Whether a line may be logged at `now`; if so, a note of how many
+    /// were held back since the last one ("" when none), to append to it.
+    pub(crate) fn allow(&mut self, now: Instant) -> Option<String> {
+        let current = matches!(
+            self.period_start,
+            Some(start) if now.saturating_duration_since(start) < PERIOD
+        );
+        if !current {
+            self.period_start = Some(now);
+            self.used = 0;
+        }
+        if self.used >= BURST {
+            self.held_back += 1;
+            return None;
+        }
+        self.used += 1;
+        let note = match std::mem::take(&mut self.held_back) {
+            0 => String::new(),
+            n => format!(" ({n} similar lines held back)"),
+        };
+        Some(note)
+    }
+}
+
+/// The limited kinds of an endpoint.
+#[derive(Debug, Default)]
+pub(crate) struct LogLimits {
+    /// Opens refused (unknown tunnel, limits).
+    pub(crate) refused_opens: LogLimit,
+    /// Handshakes refused or timed out.
+    pub(crate) handshakes: LogLimit,
+    /// Links closed for a protocol violation.
+    pub(crate) violations: LogLimit,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_flood_costs_a_burst_a_second_and_is_counted() {
+        let t0 = crate::test_origin();
+        let mut l = LogLimit::default();
+        let allowed = (0..1000).filter(|_| l.allow(t0).is_some()).count();
+        assert_eq!(allowed, BURST as usize);
+        let next = l.allow(t0 + PERIOD).expect("a new period");
+        assert_eq!(next, format!(" ({} similar lines held back)", 1000 - BURST));
+        assert_eq!(l.allow(t0 + PERIOD).as_deref(), Some(""));
+    }
+}

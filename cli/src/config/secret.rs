@@ -44,7 +44,8 @@ fn read_bytes(path: &Path) -> Result<(SharedSecret, usize), ConfigError> {
     let shown = path.display();
     let file_error = |why: String| ConfigError::key(SECRET_KEY, format!("{shown:?}: {why}"));
     let file = fs::File::open(path).map_err(|e| file_error(format!("cannot open it: {e}")))?;
-    let mut bytes = Vec::new();
+    // Room for all of it up front: no reallocation leaves a copy behind.
+    let mut bytes = Vec::with_capacity(MAX_SECRET_BYTES + 1);
     file.take(MAX_SECRET_BYTES as u64 + 1)
         .read_to_end(&mut bytes)
         .map_err(|e| file_error(format!("cannot read it: {e}")))?;

@@ -4,7 +4,7 @@
 use httparse::{Header, Status, EMPTY_HEADER};
 
 /// The largest request head we read; a longer one is answered with 431.
-pub(crate) const MAX_HEAD: usize = 8 * 1024;
+pub const MAX_HEAD: usize = 8 * 1024;
 /// Header slots for the first parse; a head with more is parsed again with
 /// [`MAX_HEADERS`] slots, so the byte bound alone decides what is too large.
 const FEW_HEADERS: usize = 32;
@@ -14,15 +14,22 @@ const MAX_HEADERS: usize = MAX_HEAD / 3;
 
 /// A parsed HTTP/1.x request head.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct RequestHead {
-    pub(crate) method: String,
-    pub(crate) target: String,
+pub struct RequestHead {
+    /// The method, e.g. `GET`.
+    pub method: String,
+    /// The request target as sent (origin form: it starts with `/`).
+    pub target: String,
     headers: Vec<(String, String)>,
 }
 
 impl RequestHead {
+    /// The header lines in order: names as sent, values trimmed.
+    pub fn headers(&self) -> &[(String, String)] {
+        &self.headers
+    }
+
     /// The first header named `name` (case-insensitive), trimmed.
-    pub(crate) fn header(&self, name: &str) -> Option<&str> {
+    pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
@@ -30,12 +37,12 @@ impl RequestHead {
     }
 
     /// The target without its query string.
-    pub(crate) fn path(&self) -> &str {
+    pub fn path(&self) -> &str {
         self.target.split('?').next().unwrap_or("")
     }
 
     /// Whether a comma-separated header lists `token` (case-insensitive).
-    pub(crate) fn header_has_token(&self, name: &str, token: &str) -> bool {
+    pub fn header_has_token(&self, name: &str, token: &str) -> bool {
         self.headers
             .iter()
             .filter(|(n, _)| n.eq_ignore_ascii_case(name))
@@ -46,11 +53,21 @@ impl RequestHead {
 
 /// Why bytes are not a request head we accept.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum HeadError {
+pub enum HeadError {
     /// No end of head within [`MAX_HEAD`] bytes.
     TooLarge,
     /// Not HTTP/1.x; the text says what is wrong.
     Malformed(&'static str),
+}
+
+impl HeadError {
+    /// The status of the error response that refuses such a head.
+    pub fn status(&self) -> u16 {
+        match self {
+            HeadError::TooLarge => 431,
+            HeadError::Malformed(_) => 400,
+        }
+    }
 }
 
 impl std::fmt::Display for HeadError {
@@ -68,7 +85,7 @@ impl std::fmt::Display for HeadError {
 /// len)))`: the head took `len` bytes, including its blank line; bytes after
 /// it belong to the connection (e.g. early WebSocket frames). Garbage is
 /// reported as soon as it is seen, without waiting for more bytes.
-pub(crate) fn parse_head(buf: &[u8]) -> Result<Option<(RequestHead, usize)>, HeadError> {
+pub fn parse_head(buf: &[u8]) -> Result<Option<(RequestHead, usize)>, HeadError> {
     if buf.first() == Some(&0x16) {
         return Err(HeadError::Malformed(
             "looks like a TLS handshake on a plain port",

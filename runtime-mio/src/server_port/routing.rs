@@ -5,7 +5,7 @@ use crate::server_port::request_head::RequestHead;
 
 /// What to do with a complete request.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Route {
+pub enum Route {
     Health,
     Metrics,
     /// A valid WebSocket upgrade on our path, with its `Sec-WebSocket-Key`.
@@ -20,7 +20,7 @@ pub(crate) enum Route {
 }
 
 /// Routes a request for a server whose WebSocket lives at `ws_path`.
-pub(crate) fn route(head: &RequestHead, ws_path: &str) -> Route {
+pub fn route(head: &RequestHead, ws_path: &str) -> Route {
     let path = head.path();
     let wants_upgrade = head.header_has_token("Upgrade", "websocket");
     if path == ws_path && (wants_upgrade || !matches!(path, "/healthz" | "/metrics")) {

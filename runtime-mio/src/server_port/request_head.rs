@@ -111,6 +111,9 @@ fn parse_with<'b>(
     // Only the head's own bytes: what follows a complete head is the connection's.
     let head_bytes = match parsed {
         Ok(Status::Complete(len)) => &scan[..len],
+        // Out of slots before the head's end, which may come before bytes
+        // of the connection: the parse with more slots checks the head.
+        Err(httparse::Error::TooManyHeaders) => return Err(HeadError::TooLarge),
         _ => scan,
     };
     check_bytes(head_bytes)?;
@@ -118,7 +121,6 @@ fn parse_with<'b>(
         Ok(Status::Complete(len)) => len,
         Ok(Status::Partial) if scan.len() >= MAX_HEAD => return Err(HeadError::TooLarge),
         Ok(Status::Partial) => return Ok(None),
-        Err(httparse::Error::TooManyHeaders) => return Err(HeadError::TooLarge),
         Err(e) => return Err(malformed(e, request.method.is_some())),
     };
     let (method, target) = (request.method.unwrap_or(""), request.path.unwrap_or(""));
@@ -215,6 +217,26 @@ pub(crate) mod tests {
         assert_eq!(parse_head(&bytes), Err(HeadError::TooLarge));
         bytes.extend_from_slice(b"\r\n");
         assert_eq!(parse_head(&bytes), Err(HeadError::TooLarge));
+    }
+
+    /// fuzz/regressions/http_head/many-headers-then-binary: with more
+    /// headers than the first parse's slots, the bytes after the head (an
+    /// early WebSocket frame) were checked as if they were the head's, so
+    /// the head was refused when they came with it and accepted when they
+    /// came in a later read.
+    #[test]
+    fn a_head_with_many_headers_may_be_followed_by_binary_bytes() {
+        let mut head = b"GET /ws HTTP/1.1\r\n".to_vec();
+        for i in 0..FEW_HEADERS + 1 {
+            head.extend_from_slice(format!("X-{i}: {i}\r\n").as_bytes());
+        }
+        head.extend_from_slice(b"\r\n");
+        let mut bytes = head.clone();
+        bytes.extend_from_slice(b"\x82\x00");
+        let (alone, len) = parse_head(&head).unwrap().unwrap();
+        assert_eq!(len, head.len());
+        assert_eq!(alone.headers().len(), FEW_HEADERS + 1);
+        assert_eq!(parse_head(&bytes), Ok(Some((alone, len))));
     }
 
     #[test]

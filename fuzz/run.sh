@@ -19,7 +19,7 @@ usage() {
     exit 2
 }
 
-ALL_TARGETS=(frame_decode protocol_endpoint config)
+ALL_TARGETS=(frame_decode protocol_endpoint config http_head)
 [[ $# -ge 1 && $1 =~ ^[0-9]+$ ]] || usage
 SECONDS_PER_TARGET=$1
 shift
@@ -54,12 +54,15 @@ BIN_DIR="$FUZZ_DIR/target/$HOST/release"
 
 # Per-target libFuzzer options. -max_len bounds one input; frame_decode also
 # gets a small malloc limit, so a length field that made the decoder
-# allocate what it claims would be a crash.
+# allocate what it claims would be a crash (http_head counts its heap
+# itself).
 options() {
     case $1 in
         frame_decode) echo "-max_len=8192 -malloc_limit_mb=64" ;;
         protocol_endpoint) echo "-max_len=8192" ;;
         config) echo "-max_len=16384 -dict=$FUZZ_DIR/dicts/config.dict" ;;
+        # Room for a head past MAX_HEAD (8 KiB) plus the path and chunk sizes.
+        http_head) echo "-max_len=12288 -dict=$FUZZ_DIR/dicts/http_head.dict" ;;
     esac
 }
 

@@ -16,7 +16,9 @@
 //! fuzz_targets/protocol_endpoint.rs; check a seed with
 //! `cargo +nightly fuzz fmt protocol_endpoint seeds/protocol_endpoint/FILE`.
 //! A stale seed is not harmful (it decodes to some other scenario), just
-//! less useful.
+//! less useful. The `http_head` seeds are requests in that target's own
+//! layout (a flags byte, the WebSocket path, chunk sizes, then the bytes;
+//! see fuzz_targets/http_head.rs).
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -30,6 +32,7 @@ fn main() {
     written += frame_seeds(&root.join("frame_decode"));
     written += config_seeds(&root.join("config"));
     written += endpoint_seeds(&root.join("protocol_endpoint"));
+    written += http_seeds(&root.join("http_head"));
     println!("wrote {written} seeds under {}", root.display());
 }
 
@@ -446,6 +449,156 @@ fn config_seeds(dir: &Path) -> usize {
     n
 }
 
+// ---- http_head: what a peer sends to the server port ----
+
+/// After the bytes the peer closes, stays silent, or sends them again forever.
+const EOF: u8 = 0;
+const SILENT: u8 = 1;
+const ENDLESS: u8 = 2;
+/// Chunks arrive back to back, not one per readable event.
+const BACK_TO_BACK: u8 = 4;
+
+/// An http_head input: the peer's `bytes` for a server whose serverUrl is
+/// `ws://h:1{path}`, delivered in `chunks` (0: an interrupted read).
+fn http_input(flags: u8, path: &str, chunks: &[u16], bytes: &[u8]) -> Vec<u8> {
+    let mut out = vec![flags, u8::try_from(path.len()).expect("a short path")];
+    out.extend_from_slice(path.as_bytes());
+    out.push(u8::try_from(chunks.len()).expect("few chunks"));
+    for c in chunks {
+        out.extend_from_slice(&c.to_le_bytes());
+    }
+    out.extend_from_slice(bytes);
+    out
+}
+
+/// A WebSocket upgrade for `target` as a browser-like client sends it.
+fn upgrade_request(target: &str) -> Vec<u8> {
+    format!(
+        "GET {target} HTTP/1.1\r\nHost: h:1\r\nUpgrade: websocket\r\n\
+         Connection: keep-alive, Upgrade\r\nSec-WebSocket-Version: 13\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+    )
+    .into_bytes()
+}
+
+fn http_seeds(dir: &Path) -> usize {
+    let upgrade = upgrade_request("/ws");
+    // An early binary WebSocket frame right behind the head.
+    let mut upgrade_and_frame = upgrade.clone();
+    upgrade_and_frame.extend_from_slice(b"\x82\x03abc");
+    // More header lines than the first parse's 32 slots.
+    let mut many_headers = b"GET /ws HTTP/1.1\r\n".to_vec();
+    for i in 0..40 {
+        many_headers.extend_from_slice(format!("X-Filler-{i}: {i}\r\n").as_bytes());
+    }
+    many_headers.extend_from_slice(&upgrade[b"GET /ws HTTP/1.1\r\n".len()..]);
+    // A head with no end within MAX_HEAD (8 KiB).
+    let mut over_limit = b"GET /ws HTTP/1.1\r\n".to_vec();
+    while over_limit.len() < 9000 {
+        over_limit.extend_from_slice(b"X-Filler: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n");
+    }
+    let upgrade_no_key = b"GET /ws HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+        Sec-WebSocket-Version: 13\r\n\r\n";
+    let seeds: [(&str, Vec<u8>); 16] = [
+        ("upgrade-ws", http_input(EOF, "/ws", &[], &upgrade)),
+        (
+            "upgrade-ws-chunked-with-frame",
+            http_input(EOF, "/ws", &[5, 1, 20, 0, 3, 100], &upgrade_and_frame),
+        ),
+        (
+            "upgrade-root",
+            http_input(SILENT, "", &[], &upgrade_request("/")),
+        ),
+        (
+            "healthz",
+            http_input(
+                EOF,
+                "/ws",
+                &[],
+                b"GET /healthz HTTP/1.1\r\nHost: h:1\r\n\r\n",
+            ),
+        ),
+        (
+            "metrics-bare-lf",
+            http_input(
+                EOF,
+                "/ws",
+                &[3],
+                b"GET /metrics?x=1 HTTP/1.0\nHost: h:1\n\n",
+            ),
+        ),
+        (
+            "wrong-path",
+            http_input(EOF, "/ws", &[], &upgrade_request("/nope")),
+        ),
+        (
+            "post-healthz",
+            http_input(
+                EOF,
+                "/",
+                &[],
+                b"POST /healthz HTTP/1.1\r\nContent-Length: 0\r\n\r\n",
+            ),
+        ),
+        (
+            "upgrade-without-key",
+            http_input(EOF, "/ws", &[], upgrade_no_key),
+        ),
+        (
+            "many-headers",
+            http_input(EOF, "/ws", &[100, 100], &many_headers),
+        ),
+        (
+            "over-limit",
+            http_input(BACK_TO_BACK, "/ws", &[4096, 4096, 4096], &over_limit),
+        ),
+        (
+            "endless-headers",
+            http_input(ENDLESS, "/ws", &[], b"GET /ws HTTP/1.1\r\nX: "),
+        ),
+        (
+            "nul-in-header",
+            http_input(EOF, "/ws", &[], b"GET /ws HTTP/1.1\r\nX: a\x00b\r\n\r\n"),
+        ),
+        (
+            "header-without-colon",
+            http_input(
+                EOF,
+                "/ws",
+                &[],
+                b"GET /ws HTTP/1.1\r\nno colon here\r\n\r\n",
+            ),
+        ),
+        (
+            "tls-on-plain",
+            http_input(
+                EOF,
+                "/ws",
+                &[],
+                b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03",
+            ),
+        ),
+        (
+            "pipelined",
+            http_input(
+                EOF,
+                "/ws",
+                &[10, 30],
+                b"GET /healthz HTTP/1.1\r\n\r\nGET /metrics HTTP/1.1\r\n\r\n",
+            ),
+        ),
+        (
+            "partial-then-silent",
+            http_input(SILENT, "/ws", &[7], b"GET /ws HTTP/1.1\r\nHost: h"),
+        ),
+    ];
+    let mut n = 0;
+    for (name, bytes) in seeds {
+        n += write(dir, name, &bytes);
+    }
+    n
+}
+
 // ---- protocol_endpoint: scenarios in arbitrary's byte format ----
 
 /// The variant counts and indexes of the target's enums.
@@ -765,7 +918,7 @@ fn endpoint_seeds(dir: &Path) -> usize {
         .u8(0)
         .u16(1_000)
         .bool(false); // no nonce: no shared secret offered
-    // Open { seq, stream, name }
+                      // Open { seq, stream, name }
     e.bool(true)
         .variant(FF_OPEN, FUZZ_FRAME_COUNT)
         .u8(1)

@@ -681,7 +681,10 @@ impl World {
             Output::AbandonConnect => {
                 let node = &mut self.nodes[n];
                 assert!(is_client, "AbandonConnect from the server");
-                assert!(node.connecting, "AbandonConnect with no ConnectServer outstanding");
+                assert!(
+                    node.connecting,
+                    "AbandonConnect with no ConnectServer outstanding"
+                );
                 node.connecting = false;
             }
             Output::CloseLink { link, reason } => {
@@ -1624,12 +1627,8 @@ impl World {
                     epoch: u64::from(*epoch),
                     ctl_rx: u64::from(*ctl_rx),
                     window: u32::from(*window) * 4,
-                    nonce: nonce.map(|n| {
-                        self.nonces
-                            .get(usize::from(n))
-                            .copied()
-                            .unwrap_or([n; 32])
-                    }),
+                    nonce: nonce
+                        .map(|n| self.nonces.get(usize::from(n)).copied().unwrap_or([n; 32])),
                 })
                 .encode(&mut out),
                 FuzzFrame::Welcome {

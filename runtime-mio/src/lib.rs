@@ -42,6 +42,20 @@ mod tcp;
 mod tls;
 mod tunnel;
 
+/// The server port's HTTP handling as pure functions over bytes, for the
+/// fuzz targets (fuzz/fuzz_targets/http_head.rs): the request head parser
+/// and the loop that reads a head from a socket, the router, and the
+/// responses it leads to. Not a stable API: it follows the runtime's
+/// internals.
+#[doc(hidden)]
+pub mod fuzzing {
+    pub use crate::event_loop::SCRATCH;
+    pub use crate::server_port::incoming::{read_head, Step};
+    pub use crate::server_port::request_head::{parse_head, HeadError, RequestHead, MAX_HEAD};
+    pub use crate::server_port::response::{error_response, response, upgrade_response};
+    pub use crate::server_port::routing::{route, Route};
+}
+
 pub use error::RuntimeError;
 pub use fd_limit::{raise_fd_limit, FdLimit};
 pub use handle::{NodeHandle, Status};

@@ -81,6 +81,13 @@ impl ServerUrl {
         } else {
             format!("/{path}")
         };
+        // The client would send the bytes as they are, and the server
+        // refuses a request target that is not ASCII.
+        if !path.is_ascii() {
+            return Err(format!(
+                "{EXPECTED}, got {text:?} (percent-encode the path's non-ASCII characters)"
+            ));
+        }
         if authority.contains('@') {
             return Err(format!(
                 "{EXPECTED}, got {text:?} (user info is not supported)"
@@ -219,5 +226,18 @@ mod tests {
         ] {
             assert!(ServerUrl::parse(bad).is_err(), "{bad} should be rejected");
         }
+    }
+
+    /// fuzz/regressions/http_head/non-ascii-ws-path: with `ws://h/ü` the
+    /// client sent the path's UTF-8 bytes raw and the server refused every
+    /// upgrade as binary; such a URL is now refused when the config loads.
+    #[test]
+    fn a_path_must_be_ascii() {
+        for bad in ["ws://h:1/ü", "ws://h:1/t?q=ü", "ws://h:1?ü"] {
+            let why = ServerUrl::parse(bad).unwrap_err();
+            assert!(why.contains("percent-encode"), "{bad}: {why}");
+        }
+        let u = ServerUrl::parse("ws://h:1/%C3%BC?q=%C3%BC#ü").unwrap();
+        assert_eq!(u.path, "/%C3%BC?q=%C3%BC");
     }
 }

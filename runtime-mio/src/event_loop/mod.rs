@@ -47,7 +47,7 @@ pub(crate) const WAKER: Token = Token(0);
 /// The read buffer shared by all sockets, allocated once; also the most
 /// one read of a tunnel socket takes (into it or into a send buffer), so
 /// one busy connection cannot hold the loop while others wait their turn.
-pub(crate) const SCRATCH: usize = 256 * 1024;
+pub const SCRATCH: usize = 256 * 1024;
 /// How long shutdown waits for links to say Goodbye and flush their close
 /// frames, and for tunnel connections to write what they hold; a little
 /// longer than the protocol's own drain bound, so it resets what is left.

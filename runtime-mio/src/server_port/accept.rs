@@ -17,7 +17,6 @@ use crate::link::transport::Transport;
 use crate::link::websocket::Link;
 use crate::server_port::incoming::{self, Incoming};
 use crate::server_port::metrics::render_metrics;
-use crate::server_port::request_head::HeadError;
 use crate::server_port::response::{error_response, healthz_body, response, upgrade_response};
 use crate::server_port::routing::{route, Route};
 use crate::tcp::fd_reserve::FdReserve;
@@ -206,12 +205,8 @@ impl EventLoop {
                     return;
                 }
                 incoming::Step::Bad(err) => {
-                    let status = match err {
-                        HeadError::TooLarge => 431,
-                        HeadError::Malformed(_) => 400,
-                    };
                     warn!("refused a connection from {peer} on the server port: {err}");
-                    self.respond(token, error_response(status, &err.to_string()), now);
+                    self.respond(token, error_response(err.status(), &err.to_string()), now);
                     return;
                 }
                 incoming::Step::Head(head, leftover) => {

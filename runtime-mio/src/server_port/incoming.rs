@@ -25,7 +25,7 @@ enum State {
 
 /// What a step of an incoming connection produced.
 #[derive(Debug)]
-pub(crate) enum Step {
+pub enum Step {
     Pending,
     /// A complete head; `leftover` are the bytes after it.
     Head(RequestHead, Vec<u8>),
@@ -116,25 +116,7 @@ impl Incoming {
         }
         match &mut self.state {
             State::TlsHandshake => Step::Pending,
-            State::ReadingHead => loop {
-                match parse_head(&self.buf) {
-                    Ok(Some((head, len))) => {
-                        let leftover = self.buf.split_off(len);
-                        return Step::Head(head, leftover);
-                    }
-                    Ok(None) => {}
-                    Err(e) => return Step::Bad(e),
-                }
-                // parse_head refuses a full buffer, so there is room here.
-                let room = (MAX_HEAD - self.buf.len()).min(scratch.len());
-                match self.stream.read(&mut scratch[..room]) {
-                    Ok(0) => return Step::Gone("closed before sending a complete request".into()),
-                    Ok(n) => self.buf.extend_from_slice(&scratch[..n]),
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Step::Pending,
-                    Err(e) => return gone(&e),
-                }
-            },
+            State::ReadingHead => read_head(&mut self.buf, &mut self.stream, scratch),
             State::Upgrading { out, pos, .. } => {
                 while *pos < out.len() {
                     match self.stream.write(&out[*pos..]) {
@@ -160,6 +142,35 @@ impl Incoming {
         match self.state {
             State::Upgrading { leftover, .. } => (self.stream, leftover),
             State::TlsHandshake | State::ReadingHead => (self.stream, Vec::new()),
+        }
+    }
+}
+
+/// Reads a request head from `stream` into `buf` (what earlier calls read
+/// of it) until it is complete, refused, the peer is gone or the read would
+/// block; `scratch` is the loop's read buffer. `buf` never holds more than
+/// [`MAX_HEAD`] bytes, and nothing is read once a head is complete: what
+/// came after it in the same read is the `leftover` of [`Step::Head`], and
+/// `buf` keeps exactly the head's bytes. Never returns the steps of the
+/// other phases.
+pub fn read_head(buf: &mut Vec<u8>, stream: &mut impl Read, scratch: &mut [u8]) -> Step {
+    loop {
+        match parse_head(buf) {
+            Ok(Some((head, len))) => {
+                let leftover = buf.split_off(len);
+                return Step::Head(head, leftover);
+            }
+            Ok(None) => {}
+            Err(e) => return Step::Bad(e),
+        }
+        // parse_head refuses a full buffer, so there is room here.
+        let room = (MAX_HEAD - buf.len()).min(scratch.len());
+        match stream.read(&mut scratch[..room]) {
+            Ok(0) => return Step::Gone("closed before sending a complete request".into()),
+            Ok(n) => buf.extend_from_slice(&scratch[..n]),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Step::Pending,
+            Err(e) => return gone(&e),
         }
     }
 }

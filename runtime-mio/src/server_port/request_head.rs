@@ -4,7 +4,7 @@
 use httparse::{Header, Status, EMPTY_HEADER};
 
 /// The largest request head we read; a longer one is answered with 431.
-pub(crate) const MAX_HEAD: usize = 8 * 1024;
+pub const MAX_HEAD: usize = 8 * 1024;
 /// Header slots for the first parse; a head with more is parsed again with
 /// [`MAX_HEADERS`] slots, so the byte bound alone decides what is too large.
 const FEW_HEADERS: usize = 32;
@@ -14,15 +14,22 @@ const MAX_HEADERS: usize = MAX_HEAD / 3;
 
 /// A parsed HTTP/1.x request head.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct RequestHead {
-    pub(crate) method: String,
-    pub(crate) target: String,
+pub struct RequestHead {
+    /// The method, e.g. `GET`.
+    pub method: String,
+    /// The request target as sent (origin form: it starts with `/`).
+    pub target: String,
     headers: Vec<(String, String)>,
 }
 
 impl RequestHead {
+    /// The header lines in order: names as sent, values trimmed.
+    pub fn headers(&self) -> &[(String, String)] {
+        &self.headers
+    }
+
     /// The first header named `name` (case-insensitive), trimmed.
-    pub(crate) fn header(&self, name: &str) -> Option<&str> {
+    pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
@@ -30,12 +37,12 @@ impl RequestHead {
     }
 
     /// The target without its query string.
-    pub(crate) fn path(&self) -> &str {
+    pub fn path(&self) -> &str {
         self.target.split('?').next().unwrap_or("")
     }
 
     /// Whether a comma-separated header lists `token` (case-insensitive).
-    pub(crate) fn header_has_token(&self, name: &str, token: &str) -> bool {
+    pub fn header_has_token(&self, name: &str, token: &str) -> bool {
         self.headers
             .iter()
             .filter(|(n, _)| n.eq_ignore_ascii_case(name))
@@ -46,11 +53,21 @@ impl RequestHead {
 
 /// Why bytes are not a request head we accept.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum HeadError {
+pub enum HeadError {
     /// No end of head within [`MAX_HEAD`] bytes.
     TooLarge,
     /// Not HTTP/1.x; the text says what is wrong.
     Malformed(&'static str),
+}
+
+impl HeadError {
+    /// The status of the error response that refuses such a head.
+    pub fn status(&self) -> u16 {
+        match self {
+            HeadError::TooLarge => 431,
+            HeadError::Malformed(_) => 400,
+        }
+    }
 }
 
 impl std::fmt::Display for HeadError {
@@ -68,7 +85,7 @@ impl std::fmt::Display for HeadError {
 /// len)))`: the head took `len` bytes, including its blank line; bytes after
 /// it belong to the connection (e.g. early WebSocket frames). Garbage is
 /// reported as soon as it is seen, without waiting for more bytes.
-pub(crate) fn parse_head(buf: &[u8]) -> Result<Option<(RequestHead, usize)>, HeadError> {
+pub fn parse_head(buf: &[u8]) -> Result<Option<(RequestHead, usize)>, HeadError> {
     if buf.first() == Some(&0x16) {
         return Err(HeadError::Malformed(
             "looks like a TLS handshake on a plain port",
@@ -94,6 +111,9 @@ fn parse_with<'b>(
     // Only the head's own bytes: what follows a complete head is the connection's.
     let head_bytes = match parsed {
         Ok(Status::Complete(len)) => &scan[..len],
+        // Out of slots before the head's end, which may come before bytes
+        // of the connection: the parse with more slots checks the head.
+        Err(httparse::Error::TooManyHeaders) => return Err(HeadError::TooLarge),
         _ => scan,
     };
     check_bytes(head_bytes)?;
@@ -101,7 +121,6 @@ fn parse_with<'b>(
         Ok(Status::Complete(len)) => len,
         Ok(Status::Partial) if scan.len() >= MAX_HEAD => return Err(HeadError::TooLarge),
         Ok(Status::Partial) => return Ok(None),
-        Err(httparse::Error::TooManyHeaders) => return Err(HeadError::TooLarge),
         Err(e) => return Err(malformed(e, request.method.is_some())),
     };
     let (method, target) = (request.method.unwrap_or(""), request.path.unwrap_or(""));
@@ -198,6 +217,26 @@ pub(crate) mod tests {
         assert_eq!(parse_head(&bytes), Err(HeadError::TooLarge));
         bytes.extend_from_slice(b"\r\n");
         assert_eq!(parse_head(&bytes), Err(HeadError::TooLarge));
+    }
+
+    /// fuzz/regressions/http_head/many-headers-then-binary: with more
+    /// headers than the first parse's slots, the bytes after the head (an
+    /// early WebSocket frame) were checked as if they were the head's, so
+    /// the head was refused when they came with it and accepted when they
+    /// came in a later read.
+    #[test]
+    fn a_head_with_many_headers_may_be_followed_by_binary_bytes() {
+        let mut head = b"GET /ws HTTP/1.1\r\n".to_vec();
+        for i in 0..FEW_HEADERS + 1 {
+            head.extend_from_slice(format!("X-{i}: {i}\r\n").as_bytes());
+        }
+        head.extend_from_slice(b"\r\n");
+        let mut bytes = head.clone();
+        bytes.extend_from_slice(b"\x82\x00");
+        let (alone, len) = parse_head(&head).unwrap().unwrap();
+        assert_eq!(len, head.len());
+        assert_eq!(alone.headers().len(), FEW_HEADERS + 1);
+        assert_eq!(parse_head(&bytes), Ok(Some((alone, len))));
     }
 
     #[test]

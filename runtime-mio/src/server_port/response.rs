@@ -4,7 +4,7 @@
 use crate::handle::Status;
 
 /// A complete HTTP/1.1 response that closes the connection.
-pub(crate) fn response(status: u16, content_type: &str, body: &str) -> Vec<u8> {
+pub fn response(status: u16, content_type: &str, body: &str) -> Vec<u8> {
     let mut out = format!(
         "HTTP/1.1 {status} {}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\
          Cache-Control: no-store\r\nConnection: close\r\n\r\n",
@@ -17,12 +17,12 @@ pub(crate) fn response(status: u16, content_type: &str, body: &str) -> Vec<u8> {
 }
 
 /// A plain-text error response whose body is `why`.
-pub(crate) fn error_response(status: u16, why: &str) -> Vec<u8> {
+pub fn error_response(status: u16, why: &str) -> Vec<u8> {
     response(status, "text/plain; charset=utf-8", &format!("{why}\n"))
 }
 
 /// The 101 answer to a WebSocket upgrade with this `Sec-WebSocket-Key`.
-pub(crate) fn upgrade_response(key: &str) -> Vec<u8> {
+pub fn upgrade_response(key: &str) -> Vec<u8> {
     let accept = tungstenite::handshake::derive_accept_key(key.as_bytes());
     format!(
         "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\

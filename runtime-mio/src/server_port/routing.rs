@@ -5,7 +5,7 @@ use crate::server_port::request_head::RequestHead;
 
 /// What to do with a complete request.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Route {
+pub enum Route {
     Health,
     Metrics,
     /// A valid WebSocket upgrade on our path, with its `Sec-WebSocket-Key`.
@@ -19,9 +19,13 @@ pub(crate) enum Route {
     },
 }
 
-/// Routes a request for a server whose WebSocket lives at `ws_path`.
-pub(crate) fn route(head: &RequestHead, ws_path: &str) -> Route {
+/// Routes a request for a server whose WebSocket lives at `ws_path`, the
+/// path of the configured server URL. Queries are not part of a path: the
+/// client sends the URL's query (so `ws_path` may carry one) and a request
+/// matches on its path alone.
+pub fn route(head: &RequestHead, ws_path: &str) -> Route {
     let path = head.path();
+    let ws_path = ws_path.split('?').next().unwrap_or(ws_path);
     let wants_upgrade = head.header_has_token("Upgrade", "websocket");
     if path == ws_path && (wants_upgrade || !matches!(path, "/healthz" | "/metrics")) {
         return route_upgrade(head);
@@ -111,6 +115,28 @@ mod tests {
         assert!(matches!(
             route(&head(no_key), "/"),
             Route::Reject { status: 400, .. }
+        ));
+    }
+
+    /// fuzz/regressions/http_head/ws-path-with-query: a serverUrl with a
+    /// query (`ws://h/t?x=1`) made the client ask for `/t?x=1` and the
+    /// server compare the request's path `/t` with `/t?x=1`: a 404, so no
+    /// client could ever connect.
+    #[test]
+    fn a_websocket_path_with_a_query_routes_on_its_path() {
+        let upgrade = |target: &str| {
+            let text = String::from_utf8_lossy(UPGRADE).replacen("/ws", target, 1);
+            parse_head(text.as_bytes()).unwrap().unwrap().0
+        };
+        let key = Route::Upgrade {
+            key: "dGhlIHNhbXBsZSBub25jZQ==".into(),
+        };
+        assert_eq!(route(&upgrade("/t?x=1"), "/t?x=1"), key);
+        assert_eq!(route(&upgrade("/t"), "/t?x=1"), key);
+        assert_eq!(route(&upgrade("/?x"), "/?x"), key);
+        assert!(matches!(
+            route(&upgrade("/u?x=1"), "/t?x=1"),
+            Route::Reject { status: 404, .. }
         ));
     }
 }

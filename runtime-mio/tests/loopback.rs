@@ -454,3 +454,60 @@ fn a_taken_tunnel_port_is_bound_once_it_is_free() {
     echo_line(ports.client_listen, "after the port was freed\n");
     drop(server);
 }
+
+/// A WebSocket to the server's port that has done only the HTTP upgrade
+/// (no tcpws handshake), and its plain socket for raw frames.
+fn rogue_websocket(
+    ws_port: u16,
+) -> (
+    tungstenite::WebSocket<tungstenite::stream::MaybeTlsStream<TcpStream>>,
+    TcpStream,
+) {
+    let url = format!("ws://127.0.0.1:{ws_port}/tunnel");
+    let (rogue, _) = tungstenite::connect(url.as_str()).expect("upgrade accepted");
+    let raw = match rogue.get_ref() {
+        tungstenite::stream::MaybeTlsStream::Plain(s) => s.try_clone().unwrap(),
+        _ => unreachable!("ws:// is plain"),
+    };
+    raw.set_read_timeout(Some(WAIT)).unwrap();
+    (rogue, raw)
+}
+
+/// A peer announcing a WebSocket message longer than the protocol's limit
+/// is closed with a reason as soon as the frame header arrives (nothing of
+/// it is buffered), and the real client's link carries on.
+#[test]
+fn an_oversized_message_closes_only_its_link() {
+    use tcpws_protocol::frame::MAX_MESSAGE;
+    let _ = env_logger::builder().is_test(true).try_init();
+    let echo = Echo::start();
+    let (server, client, ports) = start_pair(&echo);
+    let (mut rogue, mut raw) = rogue_websocket(ports.ws);
+    // A masked binary frame header with a 64-bit length, then a few bytes
+    // of it: the server must not wait for the rest.
+    let mut header = vec![0x82, 0x80 | 127];
+    header.extend_from_slice(&(MAX_MESSAGE as u64 + 1).to_be_bytes());
+    header.extend_from_slice(&[1, 2, 3, 4]);
+    header.extend_from_slice(&[0; 100]);
+    raw.write_all(&header).unwrap();
+    let reason = loop {
+        match rogue.read() {
+            Ok(tungstenite::Message::Close(frame)) => break frame.map(|f| f.reason.to_string()),
+            Ok(_) => continue,
+            Err(e) => panic!("expected a close frame, got {e}"),
+        }
+    };
+    let reason = reason.unwrap_or_default();
+    assert!(
+        reason.contains(&format!("over the limit of {MAX_MESSAGE}")),
+        "{reason:?}"
+    );
+    drop(rogue);
+    echo_line(ports.server_listen, "the real link is fine\n");
+    echo_line(ports.client_listen, "both ways\n");
+    let status = server.handle.status();
+    assert_eq!(status.links_up, 1, "the real client's link survived");
+    assert!(status.stats.protocol_errors >= 1, "{:?}", status.stats);
+    client.stop();
+    server.stop();
+}

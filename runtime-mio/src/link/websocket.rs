@@ -6,7 +6,8 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 use mio::Token;
-use tcpws_protocol::frame::cut;
+use tcpws_protocol::frame::{cut, MAX_MESSAGE};
+use tungstenite::error::CapacityError;
 use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::protocol::frame::CloseFrame;
 use tungstenite::protocol::{Role as WsRole, WebSocketConfig};
@@ -20,12 +21,22 @@ use crate::link::ws_frame::{self, MaskKeys};
 /// The longest close reason a close frame carries (125 bytes minus the code).
 const MAX_CLOSE_REASON: usize = 123;
 
-/// Our WebSocket settings: messages up to the protocol's limit, and every
-/// write goes straight to the socket (we flush after each message anyway).
+/// tungstenite's read buffer per link: eagerly allocated, and the most one
+/// read of the socket takes (it is zero-filled before each read). 64 KiB is
+/// the largest Data payload the protocol puts in a frame, so a chunk comes
+/// in one read, and it halves tungstenite's default of 128 KiB for the up
+/// to 256 links still in their handshake.
+const READ_BUFFER: usize = 64 * 1024;
+/// Our WebSocket settings: messages (and so frames) up to the protocol's
+/// limit, refused as soon as a header announces more, before anything is
+/// buffered; clients must mask (RFC 6455); and every write goes straight to
+/// the socket (we flush after each message anyway).
 pub(crate) fn ws_config() -> WebSocketConfig {
     WebSocketConfig::default()
-        .max_message_size(Some(tcpws_protocol::frame::MAX_MESSAGE))
-        .max_frame_size(Some(tcpws_protocol::frame::MAX_MESSAGE))
+        .read_buffer_size(READ_BUFFER)
+        .max_message_size(Some(MAX_MESSAGE))
+        .max_frame_size(Some(MAX_MESSAGE))
+        .accept_unmasked_frames(false)
         .write_buffer_size(0)
 }
 
@@ -36,8 +47,8 @@ pub(crate) enum LinkRead {
     Message(Bytes),
     /// Nothing more to read until the socket is readable again.
     Idle,
-    /// The peer broke the WebSocket contract we rely on (e.g. a text
-    /// message): close the link with this reason.
+    /// The peer broke the WebSocket contract we rely on (a text message,
+    /// a message over the protocol's limit): close the link with this reason.
     Violation(String),
     /// The link is gone (peer close, EOF, error); this says why.
     Down(String),
@@ -116,6 +127,12 @@ impl Link {
                     })
                 }
                 Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_)) => continue,
+                Err(WsError::Capacity(CapacityError::MessageTooLong { size, max_size })) => {
+                    return LinkRead::Violation(format!(
+                        "protocol violation: a WebSocket message of {size} bytes or more, \
+                         over the limit of {max_size}"
+                    ))
+                }
                 Err(WsError::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => {
                     return LinkRead::Idle
                 }
@@ -421,5 +438,88 @@ mod tests {
             link.blocked || link.wants_write()
         });
         reader.join().unwrap();
+    }
+
+    /// A server-side link (ours, reading `interest` events from `poll`) and
+    /// the peer's end as a WebSocket client, which masks what it sends.
+    fn server_link(
+        poll: &mio::Poll,
+        interest: mio::Interest,
+    ) -> (Link, WebSocket<std::net::TcpStream>) {
+        let (ours, addr, peer) = connected(poll, interest);
+        let stream = LinkStream::new(Transport::Plain(ours));
+        let ws = WebSocket::from_raw_socket(stream, WsRole::Server, Some(ws_config()));
+        let peer = WebSocket::from_raw_socket(peer, WsRole::Client, None);
+        (Link::new(Token(1), addr, ws, false), peer)
+    }
+
+    /// The next read of `link` that is not `Idle`, waiting for readable
+    /// events in between.
+    fn read_next(link: &mut Link, poll: &mut mio::Poll) -> LinkRead {
+        let mut events = mio::Events::with_capacity(8);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            match link.read() {
+                LinkRead::Idle => {
+                    assert!(Instant::now() < deadline, "nothing to read");
+                    poll.poll(&mut events, Some(Duration::from_millis(100)))
+                        .unwrap();
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// A message as long as the protocol allows comes through; one byte
+    /// more, whole or in fragments, is a violation that names the limit,
+    /// seen as soon as the frame header (or the fragment) says so.
+    #[test]
+    fn messages_over_the_protocol_limit_are_violations() {
+        let mut poll = mio::Poll::new().unwrap();
+        let (mut link, mut peer) = server_link(&poll, mio::Interest::READABLE);
+        let writer = std::thread::spawn(move || {
+            peer.send(Message::binary(vec![7u8; MAX_MESSAGE])).unwrap();
+            // Refused at its header: the rest may never be read.
+            let _ = peer.send(Message::binary(vec![7u8; MAX_MESSAGE + 1]));
+        });
+        match read_next(&mut link, &mut poll) {
+            LinkRead::Message(m) => assert_eq!(m.len(), MAX_MESSAGE),
+            other => panic!("expected the largest message, got {other:?}"),
+        }
+        match read_next(&mut link, &mut poll) {
+            LinkRead::Violation(why) => assert_eq!(
+                why,
+                format!(
+                    "protocol violation: a WebSocket message of {} bytes or more, \
+                     over the limit of {MAX_MESSAGE}",
+                    MAX_MESSAGE + 1
+                )
+            ),
+            other => panic!("expected a violation, got {other:?}"),
+        }
+        drop(link);
+        writer.join().unwrap();
+
+        use tungstenite::protocol::frame::coding::{Data, OpCode};
+        use tungstenite::protocol::frame::Frame;
+        let (mut link, mut peer) = server_link(&poll, mio::Interest::READABLE);
+        let half = MAX_MESSAGE / 2 + 1;
+        let writer = std::thread::spawn(move || {
+            let first = Frame::message(vec![1u8; half], OpCode::Data(Data::Binary), false);
+            let last = Frame::message(vec![2u8; half], OpCode::Data(Data::Continue), true);
+            peer.send(Message::Frame(first)).unwrap();
+            peer.send(Message::Frame(last)).unwrap();
+            peer
+        });
+        match read_next(&mut link, &mut poll) {
+            LinkRead::Violation(why) => {
+                assert!(
+                    why.contains(&format!("over the limit of {MAX_MESSAGE}")),
+                    "{why}"
+                )
+            }
+            other => panic!("expected a violation, got {other:?}"),
+        }
+        drop(writer.join().unwrap());
     }
 }

@@ -511,3 +511,64 @@ fn an_oversized_message_closes_only_its_link() {
     client.stop();
     server.stop();
 }
+
+/// A peer that floods pings as fast as it can write them (and reads no
+/// pong) does not starve the real client's link: streams through the tunnel
+/// keep flowing while the flood goes on, and the flood keeps being read.
+#[test]
+fn a_ping_flood_does_not_starve_other_links() {
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    use std::sync::Arc;
+    let _ = env_logger::builder().is_test(true).try_init();
+    let echo = Echo::start();
+    let ports = fresh_ports();
+    let mut settings = server_settings(&ports, echo.port);
+    // The flood outlasts the test instead of ending at the handshake deadline.
+    settings.protocol.handshake_timeout = Duration::from_secs(120);
+    let server = Running::start(settings);
+    let client = Running::start(client_settings(&ports, echo.port));
+    wait_connected(&server, &client);
+
+    let (rogue, mut raw) = rogue_websocket(ports.ws);
+    // Masked empty pings, 64 KiB of them per write.
+    let pings: Vec<u8> = [0x89, 0x80, 9, 8, 7, 6].repeat(64 * 1024 / 6);
+    let stop = Arc::new(AtomicBool::new(false));
+    /// Ends the flood when the test does, even when it fails, so a starved
+    /// loop comes back and the nodes can stop.
+    struct EndFlood(Arc<AtomicBool>);
+    impl Drop for EndFlood {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::SeqCst);
+        }
+    }
+    let _end_flood = EndFlood(stop.clone());
+    let written = Arc::new(AtomicU64::new(0));
+    let flood = {
+        let (stop, written) = (stop.clone(), written.clone());
+        thread::spawn(move || {
+            while !stop.load(Ordering::SeqCst) {
+                raw.write_all(&pings)
+                    .expect("the flood is read, not cut off");
+                written.fetch_add(pings.len() as u64, Ordering::SeqCst);
+            }
+        })
+    };
+    let before = written.load(Ordering::SeqCst);
+    for i in 0..5 {
+        echo_line(ports.server_listen, &format!("during the flood {i}\n"));
+        echo_line(ports.client_listen, &format!("the other way {i}\n"));
+    }
+    bulk_echo(ports.client_listen, 256 * 1024);
+    assert!(
+        written.load(Ordering::SeqCst) > before,
+        "the server stopped reading the flood"
+    );
+    stop.store(true, Ordering::SeqCst);
+    flood.join().unwrap();
+    drop(rogue);
+    wait_for(&server.handle, "the flooding link to be gone", |s| {
+        s.links_up == 1
+    });
+    client.stop();
+    server.stop();
+}

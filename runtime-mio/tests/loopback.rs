@@ -64,6 +64,7 @@ fn server_settings(ports: &Ports, target_port: u16) -> NodeSettings {
         }],
         tls: None,
         connect_timeout: Duration::from_secs(5),
+        tcp_keepalive: Some(Duration::from_secs(60)),
     }
 }
 
@@ -84,6 +85,7 @@ fn client_settings(ports: &Ports, target_port: u16) -> NodeSettings {
         }],
         tls: None,
         connect_timeout: Duration::from_secs(5),
+        tcp_keepalive: Some(Duration::from_secs(60)),
     }
 }
 
@@ -278,6 +280,7 @@ fn server_port_in_use_is_an_error_that_names_it() {
         connects: vec![],
         tls: None,
         connect_timeout: Duration::from_secs(5),
+        tcp_keepalive: Some(Duration::from_secs(60)),
     })
     .err()
     .expect("binding a taken port fails");
@@ -296,6 +299,7 @@ fn shutdown_before_run_returns_promptly() {
         connects: vec![],
         tls: None,
         connect_timeout: Duration::from_secs(5),
+        tcp_keepalive: Some(Duration::from_secs(60)),
     })
     .unwrap();
     node.handle().shutdown();
@@ -423,6 +427,7 @@ fn a_tls_server_without_its_bundle_is_an_error_naming_the_key() {
             client_certificates: None,
         }),
         connect_timeout: Duration::from_secs(5),
+        tcp_keepalive: Some(Duration::from_secs(60)),
     })
     .err()
     .expect("a TLS server needs its key and certificate");

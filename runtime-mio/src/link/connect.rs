@@ -273,6 +273,7 @@ mod tests {
             connects: vec![],
             tls: None,
             connect_timeout: Duration::from_millis(200),
+            tcp_keepalive: None,
         }
     }
 

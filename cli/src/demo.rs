@@ -164,6 +164,7 @@ pub fn run() -> Result<(), String> {
         connects: vec![connect("office", behind_server.port)],
         tls: None,
         connect_timeout: Duration::from_secs(5),
+        tcp_keepalive: Some(Duration::from_secs(60)),
     };
     let (server, server_join) = spawn(server)?;
     let mut clients = Vec::new();
@@ -175,6 +176,7 @@ pub fn run() -> Result<(), String> {
             connects: vec![connect("app", behind_client[i].port)],
             tls: None,
             connect_timeout: Duration::from_secs(5),
+            tcp_keepalive: Some(Duration::from_secs(60)),
         };
         clients.push(spawn(settings)?);
     }

@@ -47,7 +47,8 @@ pub struct Config {
     pub reconnect_max: Duration,
     /// Most streams one session may hold; opens beyond it are refused.
     pub max_streams: usize,
-    /// Largest WebSocket message `poll_transmit` builds, in bytes.
+    /// Largest WebSocket message `poll_transmit` builds, in bytes: 1024 to
+    /// [`MAX_MESSAGE`](crate::frame::MAX_MESSAGE), the most a peer accepts.
     pub max_message: usize,
     /// Seeds the jitter of reconnect delays. Tokens and nonces, which must
     /// be unguessable, come with each link instead ([`LinkUp`](crate::LinkUp)).
@@ -175,3 +176,20 @@ impl fmt::Display for ConfigError {
 }
 
 impl std::error::Error for ConfigError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::frame::MAX_MESSAGE;
+
+    #[test]
+    fn max_message_stays_within_what_a_peer_accepts() {
+        let mut c = Config::new(Role::Server);
+        c.max_message = MAX_MESSAGE;
+        assert_eq!(c.validate(), Ok(()));
+        c.max_message = MAX_MESSAGE + 1;
+        assert_eq!(c.validate(), Err(ConfigError::MaxMessage(MAX_MESSAGE + 1)));
+        c.max_message = 1023;
+        assert_eq!(c.validate(), Err(ConfigError::MaxMessage(1023)));
+    }
+}

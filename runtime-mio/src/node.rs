@@ -14,6 +14,7 @@ use crate::event_loop::ready::ReadyQueue;
 use crate::event_loop::timers::Timers;
 use crate::event_loop::{EventLoop, SCRATCH, WAKER};
 use crate::handle::{NodeHandle, Shared};
+use crate::link::connect::ServerLookup;
 use crate::settings::NodeSettings;
 use crate::tcp::fd_reserve::FdReserve;
 use crate::tls;
@@ -34,6 +35,15 @@ impl Node {
     /// front (the server's WebSocket/HTTP port), so those errors surface
     /// before `run`.
     pub fn new(settings: NodeSettings) -> Result<Node, RuntimeError> {
+        Node::with_lookup(settings, resolver::system_lookup)
+    }
+
+    /// [`Node::new`] with `lookup` in place of the system resolver for the
+    /// names the loop dials (tests stand in a slow DNS server with it).
+    pub(crate) fn with_lookup(
+        settings: NodeSettings,
+        lookup: resolver::Lookup,
+    ) -> Result<Node, RuntimeError> {
         check_tunnels(&settings)?;
         let tls = tls::load(&settings)?;
         let client_ids = match settings.protocol.role {
@@ -49,7 +59,7 @@ impl Node {
             source,
         })?;
         let waker = Arc::new(waker);
-        let resolver = Resolver::new(Arc::clone(&waker), resolver::system_lookup);
+        let resolver = Resolver::new(Arc::clone(&waker), lookup);
         let endpoint = Endpoint::new(settings.protocol.clone(), Instant::now())
             .map_err(|e| RuntimeError::Protocol(e.to_string()))?;
         let listeners = settings
@@ -67,6 +77,7 @@ impl Node {
             server_listener: None,
             incoming: HashMap::new(),
             server_dial: None,
+            server_lookup: ServerLookup::default(),
             links: BTreeMap::new(),
             closing: HashMap::new(),
             conns: HashMap::new(),

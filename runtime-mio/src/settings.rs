@@ -24,6 +24,11 @@ pub struct NodeSettings {
     /// How long a TCP connect (tunnel dial, or the client's whole WebSocket
     /// connect and handshake) may take before it counts as failed.
     pub connect_timeout: Duration,
+    /// TCP keepalive on tunnel connections, accepted and dialled: how long
+    /// one may be idle before the first probe (whole seconds, at least 1);
+    /// probes then go every max(idle / 6, 1) s and 5 unanswered ones end
+    /// the connection. `None`: off. `dataExchange.tcpKeepaliveSecs`.
+    pub tcp_keepalive: Option<Duration>,
 }
 
 /// The server's URL, taken apart.

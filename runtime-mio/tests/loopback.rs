@@ -64,6 +64,7 @@ fn server_settings(ports: &Ports, target_port: u16) -> NodeSettings {
         }],
         tls: None,
         connect_timeout: Duration::from_secs(5),
+        tcp_keepalive: Some(Duration::from_secs(60)),
     }
 }
 
@@ -84,6 +85,7 @@ fn client_settings(ports: &Ports, target_port: u16) -> NodeSettings {
         }],
         tls: None,
         connect_timeout: Duration::from_secs(5),
+        tcp_keepalive: Some(Duration::from_secs(60)),
     }
 }
 
@@ -278,6 +280,7 @@ fn server_port_in_use_is_an_error_that_names_it() {
         connects: vec![],
         tls: None,
         connect_timeout: Duration::from_secs(5),
+        tcp_keepalive: Some(Duration::from_secs(60)),
     })
     .err()
     .expect("binding a taken port fails");
@@ -296,6 +299,7 @@ fn shutdown_before_run_returns_promptly() {
         connects: vec![],
         tls: None,
         connect_timeout: Duration::from_secs(5),
+        tcp_keepalive: Some(Duration::from_secs(60)),
     })
     .unwrap();
     node.handle().shutdown();
@@ -423,6 +427,7 @@ fn a_tls_server_without_its_bundle_is_an_error_naming_the_key() {
             client_certificates: None,
         }),
         connect_timeout: Duration::from_secs(5),
+        tcp_keepalive: Some(Duration::from_secs(60)),
     })
     .err()
     .expect("a TLS server needs its key and certificate");
@@ -453,4 +458,122 @@ fn a_taken_tunnel_port_is_bound_once_it_is_free() {
     });
     echo_line(ports.client_listen, "after the port was freed\n");
     drop(server);
+}
+
+/// A WebSocket to the server's port that has done only the HTTP upgrade
+/// (no tcpws handshake), and its plain socket for raw frames.
+fn rogue_websocket(
+    ws_port: u16,
+) -> (
+    tungstenite::WebSocket<tungstenite::stream::MaybeTlsStream<TcpStream>>,
+    TcpStream,
+) {
+    let url = format!("ws://127.0.0.1:{ws_port}/tunnel");
+    let (rogue, _) = tungstenite::connect(url.as_str()).expect("upgrade accepted");
+    let raw = match rogue.get_ref() {
+        tungstenite::stream::MaybeTlsStream::Plain(s) => s.try_clone().unwrap(),
+        _ => unreachable!("ws:// is plain"),
+    };
+    raw.set_read_timeout(Some(WAIT)).unwrap();
+    (rogue, raw)
+}
+
+/// A peer announcing a WebSocket message longer than the protocol's limit
+/// is closed with a reason as soon as the frame header arrives (nothing of
+/// it is buffered), and the real client's link carries on.
+#[test]
+fn an_oversized_message_closes_only_its_link() {
+    use tcpws_protocol::frame::MAX_MESSAGE;
+    let _ = env_logger::builder().is_test(true).try_init();
+    let echo = Echo::start();
+    let (server, client, ports) = start_pair(&echo);
+    let (mut rogue, mut raw) = rogue_websocket(ports.ws);
+    // A masked binary frame header with a 64-bit length, then a few bytes
+    // of it: the server must not wait for the rest.
+    let mut header = vec![0x82, 0x80 | 127];
+    header.extend_from_slice(&(MAX_MESSAGE as u64 + 1).to_be_bytes());
+    header.extend_from_slice(&[1, 2, 3, 4]);
+    header.extend_from_slice(&[0; 100]);
+    raw.write_all(&header).unwrap();
+    let reason = loop {
+        match rogue.read() {
+            Ok(tungstenite::Message::Close(frame)) => break frame.map(|f| f.reason.to_string()),
+            Ok(_) => continue,
+            Err(e) => panic!("expected a close frame, got {e}"),
+        }
+    };
+    let reason = reason.unwrap_or_default();
+    assert!(
+        reason.contains(&format!("over the limit of {MAX_MESSAGE}")),
+        "{reason:?}"
+    );
+    drop(rogue);
+    echo_line(ports.server_listen, "the real link is fine\n");
+    echo_line(ports.client_listen, "both ways\n");
+    let status = server.handle.status();
+    assert_eq!(status.links_up, 1, "the real client's link survived");
+    assert!(status.stats.protocol_errors >= 1, "{:?}", status.stats);
+    client.stop();
+    server.stop();
+}
+
+/// A peer that floods pings as fast as it can write them (and reads no
+/// pong) does not starve the real client's link: streams through the tunnel
+/// keep flowing while the flood goes on, and the flood keeps being read.
+#[test]
+fn a_ping_flood_does_not_starve_other_links() {
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    use std::sync::Arc;
+    let _ = env_logger::builder().is_test(true).try_init();
+    let echo = Echo::start();
+    let ports = fresh_ports();
+    let mut settings = server_settings(&ports, echo.port);
+    // The flood outlasts the test instead of ending at the handshake deadline.
+    settings.protocol.handshake_timeout = Duration::from_secs(120);
+    let server = Running::start(settings);
+    let client = Running::start(client_settings(&ports, echo.port));
+    wait_connected(&server, &client);
+
+    let (rogue, mut raw) = rogue_websocket(ports.ws);
+    // Masked empty pings, 64 KiB of them per write.
+    let pings: Vec<u8> = [0x89, 0x80, 9, 8, 7, 6].repeat(64 * 1024 / 6);
+    let stop = Arc::new(AtomicBool::new(false));
+    /// Ends the flood when the test does, even when it fails, so a starved
+    /// loop comes back and the nodes can stop.
+    struct EndFlood(Arc<AtomicBool>);
+    impl Drop for EndFlood {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::SeqCst);
+        }
+    }
+    let _end_flood = EndFlood(stop.clone());
+    let written = Arc::new(AtomicU64::new(0));
+    let flood = {
+        let (stop, written) = (stop.clone(), written.clone());
+        thread::spawn(move || {
+            while !stop.load(Ordering::SeqCst) {
+                raw.write_all(&pings)
+                    .expect("the flood is read, not cut off");
+                written.fetch_add(pings.len() as u64, Ordering::SeqCst);
+            }
+        })
+    };
+    let before = written.load(Ordering::SeqCst);
+    for i in 0..5 {
+        echo_line(ports.server_listen, &format!("during the flood {i}\n"));
+        echo_line(ports.client_listen, &format!("the other way {i}\n"));
+    }
+    bulk_echo(ports.client_listen, 256 * 1024);
+    assert!(
+        written.load(Ordering::SeqCst) > before,
+        "the server stopped reading the flood"
+    );
+    stop.store(true, Ordering::SeqCst);
+    flood.join().unwrap();
+    drop(rogue);
+    wait_for(&server.handle, "the flooding link to be gone", |s| {
+        s.links_up == 1
+    });
+    client.stop();
+    server.stop();
 }

@@ -28,6 +28,7 @@ fn sigterm_shuts_the_node_down() {
         connects: vec![],
         tls: None,
         connect_timeout: Duration::from_secs(5),
+        tcp_keepalive: None,
     })
     .unwrap();
     install_signal_handlers(node.handle()).unwrap();

@@ -10,6 +10,9 @@ use super::{ConfigError, ServerUrl};
 
 /// The smallest and largest `dataExchange.perConnectionBufferBytes`.
 pub const BUFFER_BYTES: std::ops::RangeInclusive<u64> = 65_536..=1024 * 1024 * 1024;
+/// The values `dataExchange.tcpKeepaliveSecs` takes: 0 (off) up to the
+/// longest idle time Linux accepts for `TCP_KEEPIDLE`.
+pub const TCP_KEEPALIVE_SECS: std::ops::RangeInclusive<u64> = 0..=32_767;
 
 /// The `dataExchange` settings, with every default filled in.
 #[derive(Debug, Clone, PartialEq)]
@@ -49,6 +52,10 @@ pub struct DataExchange {
     /// client 2's certificate files; a client may claim only the id whose
     /// certificate it presented.
     pub client_certificates: Option<[PathBuf; 2]>,
+    /// `tcpKeepaliveSecs` (default 60; 0 turns it off, `None` here): TCP
+    /// keepalive on tunnel connections, the first probe after this long
+    /// idle, then every max(idle / 6, 1) s, 5 probes.
+    pub tcp_keepalive: Option<Duration>,
     /// `serverBindAddress` (server only; default `0.0.0.0`): where the server
     /// listens for WebSockets. The seed listened on every interface at the
     /// port of `serverUrl`, whatever its host; so do we unless told otherwise.
@@ -74,6 +81,7 @@ pub(super) fn read(obj: &Obj, warnings: &mut Vec<String>) -> Result<DataExchange
             "serverBindAddress",
             "sharedSecretFilePath",
             "mutualTLSClientCertificates",
+            "tcpKeepaliveSecs",
         ],
         warnings,
     );
@@ -121,6 +129,20 @@ pub(super) fn read(obj: &Obj, warnings: &mut Vec<String>) -> Result<DataExchange
             ),
         ));
     }
+    let keepalive_what = format!(
+        "an integer number of seconds from {} (off) to {}",
+        TCP_KEEPALIVE_SECS.start(),
+        TCP_KEEPALIVE_SECS.end()
+    );
+    let tcp_keepalive = match obj.int(
+        "tcpKeepaliveSecs",
+        TCP_KEEPALIVE_SECS,
+        Some(60),
+        &keepalive_what,
+    )? {
+        0 => None,
+        secs => Some(Duration::from_secs(secs)),
+    };
     let resume_grace = obj.secs("resumeGraceSecs", Duration::from_secs(30), false)?;
     let failover_after = obj.secs(
         "failoverAfterSecs",
@@ -152,6 +174,7 @@ pub(super) fn read(obj: &Obj, warnings: &mut Vec<String>) -> Result<DataExchange
         handshake_timeout: obj.secs("handshakeTimeoutSecs", Duration::from_secs(5), true)?,
         shared_secret_file: path("sharedSecretFilePath")?,
         client_certificates,
+        tcp_keepalive,
         server_bind_address: match obj.string("serverBindAddress")? {
             None => "0.0.0.0".to_string(),
             Some(a) if a.parse::<std::net::IpAddr>().is_ok() => a.to_string(),
@@ -211,6 +234,28 @@ mod tests {
             err(r#"{"dataExchange": {"keepaliveIntervalSecs": 10, "keepaliveTimeoutSecs": 10}}"#),
             "dataExchange.keepaliveTimeoutSecs: expected more seconds than keepaliveIntervalSecs (10), got 10"
         );
+    }
+
+    #[test]
+    fn tcp_keepalive_defaults_to_a_minute_and_0_turns_it_off() {
+        let (c, w) = ok(r#"{}"#);
+        assert!(w.is_empty(), "{w:?}");
+        assert_eq!(c.data_exchange.tcp_keepalive, Some(Duration::from_secs(60)));
+        let (c, w) = ok(r#"{"dataExchange": {"tcpKeepaliveSecs": 0}}"#);
+        assert!(w.is_empty(), "{w:?}");
+        assert_eq!(c.data_exchange.tcp_keepalive, None);
+        let (c, _) = ok(r#"{"dataExchange": {"tcpKeepaliveSecs": 600}}"#);
+        assert_eq!(
+            c.data_exchange.tcp_keepalive,
+            Some(Duration::from_secs(600))
+        );
+        assert_eq!(
+            err(r#"{"dataExchange": {"tcpKeepaliveSecs": 1.5}}"#),
+            "dataExchange.tcpKeepaliveSecs: expected an integer number of seconds from 0 (off) \
+             to 32767, got 1.5"
+        );
+        assert!(err(r#"{"dataExchange": {"tcpKeepaliveSecs": 40000}}"#).contains("to 32767"));
+        assert!(err(r#"{"dataExchange": {"tcpKeepaliveSecs": -1}}"#).contains("to 32767"));
     }
 
     #[test]

@@ -74,7 +74,8 @@ pub fn default_config_text() -> String {
             "failoverAfterSecs": 2,
             "keepaliveIntervalSecs": 5,
             "keepaliveTimeoutSecs": 20,
-            "connectTimeoutSecs": 10
+            "connectTimeoutSecs": 10,
+            "tcpKeepaliveSecs": 60
         },
         "logging": {
             "level": "DEBUG",

@@ -150,6 +150,7 @@ impl FileConfig {
                 .collect(),
             tls,
             connect_timeout: dx.connect_timeout,
+            tcp_keepalive: dx.tcp_keepalive,
         })
     }
 }
@@ -219,6 +220,7 @@ mod tests {
             "the seed's TLS paths are ignored over http"
         );
         assert_eq!(s.connect_timeout, Duration::from_secs(10));
+        assert_eq!(s.tcp_keepalive, Some(Duration::from_secs(60)));
         let (c, _) = ok(SEED_SERVER);
         assert_eq!(
             c.to_node_settings().unwrap().protocol.role,

@@ -91,6 +91,18 @@ impl FileConfig {
             secs(dx.keepalive_timeout)
         );
         let _ = writeln!(out, "connect timeout:  {}", secs(dx.connect_timeout));
+        let tcp_keepalive = match dx.tcp_keepalive {
+            Some(idle) => format!(
+                "first probe after {} idle, then every {}s, 5 probes",
+                secs(idle),
+                (idle.as_secs() / 6).max(1)
+            ),
+            None => "off".to_string(),
+        };
+        let _ = writeln!(
+            out,
+            "TCP keepalive:    {tcp_keepalive} (tunnel connections)"
+        );
         let lg = &self.logging;
         let syslog = match &lg.syslog {
             Some(s) => format!("syslog {}", host_port(&s.host, s.port)),
@@ -150,6 +162,7 @@ mod tests {
             "connect  brave       server --> search.brave.com:80",
             "4 MiB",
             "standby close:    30s",
+            "TCP keepalive:    first probe after 60s idle, then every 10s, 5 probes",
             "DEBUG",
         ] {
             assert!(text.contains(expected), "{expected:?} missing from\n{text}");

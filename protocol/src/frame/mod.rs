@@ -92,8 +92,12 @@ pub use printable::{printable, Printable};
 
 /// Largest frame body accepted (a Data frame's payload plus its 16-byte header).
 pub const MAX_FRAME_BODY: usize = 1024 * 1024 + 16;
-/// Largest WebSocket message either side sends or accepts.
-pub const MAX_MESSAGE: usize = 16 * 1024 * 1024;
+/// Largest WebSocket message either side sends or accepts: a frame of the
+/// largest body with 64 KiB to spare for the acks and control frames that
+/// share its message. [`Config::max_message`](crate::Config::max_message)
+/// may not exceed it, and the runtime refuses longer messages before
+/// buffering them, so a peer can make a link hold no more than this.
+pub const MAX_MESSAGE: usize = 1024 * 1024 + 64 * 1024;
 /// Longest tunnel name, in bytes.
 pub const MAX_TUNNEL_NAME: usize = 255;
 /// Longest refusal or reset reason, in bytes; longer ones are cut when encoding.
@@ -102,6 +106,9 @@ pub const MAX_REASON: usize = 1024;
 pub const FRAME_HEADER: usize = 5;
 /// Bytes a Data frame adds in front of its payload.
 pub const DATA_OVERHEAD: usize = FRAME_HEADER + 16;
+
+// A message can carry the largest frame the decoder accepts.
+const _: () = assert!(MAX_MESSAGE >= FRAME_HEADER + MAX_FRAME_BODY);
 
 pub(crate) const KIND_HELLO: u8 = 0x01;
 pub(crate) const KIND_WELCOME: u8 = 0x02;

@@ -28,6 +28,7 @@ use tcpws_protocol::{ConnId, Endpoint, LinkId, Output, TunnelId};
 use crate::error::RuntimeError;
 use crate::handle::{NodeHandle, Status};
 use crate::link::closing::Closing;
+use crate::link::connect::ServerLookup;
 use crate::link::server_dial::ServerDial;
 use crate::link::websocket::Link;
 use crate::link::ws_frame::MAX_HEADER;
@@ -81,6 +82,8 @@ pub(crate) struct EventLoop {
     pub(crate) server_listener: Option<(TcpListener, Token)>,
     pub(crate) incoming: HashMap<Token, Incoming>,
     pub(crate) server_dial: Option<ServerDial>,
+    /// Client: the lookup of the server's name, before `server_dial`.
+    pub(crate) server_lookup: ServerLookup,
     pub(crate) links: BTreeMap<LinkId, Link>,
     pub(crate) closing: HashMap<Token, Closing>,
     pub(crate) conns: HashMap<ConnId, Conn>,
@@ -383,6 +386,9 @@ impl EventLoop {
         }
         if let Some(mut attempt) = self.server_dial.take() {
             self.forget(attempt.token, attempt.stream_mut());
+            self.endpoint.handle_link_failed("shutting down", now);
+        }
+        if self.stop_waiting_for_server_lookup() {
             self.endpoint.handle_link_failed("shutting down", now);
         }
         self.endpoint.handle_shutdown(now);

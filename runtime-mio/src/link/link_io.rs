@@ -1,9 +1,9 @@
 //! The event loop's side of open links: their turns in the ready queue,
 //! flushing on writable events, and their end, asked for or not.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use log::{info, trace};
+use log::{info, trace, warn};
 use tcpws_protocol::LinkId;
 use tungstenite::protocol::frame::coding::CloseCode;
 
@@ -11,6 +11,9 @@ use crate::event_loop::ready::Ready;
 use crate::event_loop::EventLoop;
 use crate::link::closing::CLOSE_LINGER;
 use crate::link::websocket::LinkRead;
+
+/// How often a link whose peer floods pings or pongs is logged at most.
+const CONTROL_FLOOD_LOG_EVERY: Duration = Duration::from_secs(10);
 
 impl EventLoop {
     /// Gives the link a turn in the ready queue.
@@ -30,6 +33,26 @@ impl EventLoop {
             LinkRead::Message(bytes) => {
                 trace!("{id}: received a message of {} bytes", bytes.len());
                 self.endpoint.handle_message(id, &bytes, now);
+                self.queue_link(id);
+            }
+            LinkRead::Busy(what) => {
+                // Frames that made no message used up this turn: the link
+                // waits for its next one behind the other readers, as it
+                // would after a message.
+                let quiet = link
+                    .control_logged
+                    .is_some_and(|t| now.saturating_duration_since(t) < CONTROL_FLOOD_LOG_EVERY);
+                if !quiet {
+                    link.control_logged = Some(now);
+                    warn!(
+                        "{id} with {}: the peer sent {what} without a message; such \
+                         frames get one turn of the loop at a time, as messages do ({} \
+                         pings and pongs in all; logged every {}s at most)",
+                        link.peer,
+                        link.control_frames,
+                        CONTROL_FLOOD_LOG_EVERY.as_secs()
+                    );
+                }
                 self.queue_link(id);
             }
             LinkRead::Idle => {

@@ -5,7 +5,8 @@
 //! Two writers share the socket: our data frames and tungstenite's control
 //! frames (pongs, close). Frames must not interleave, so our tail always goes
 //! out first: whatever tungstenite writes is refused (`WouldBlock`) until the
-//! tail is gone, and tungstenite keeps it in its own buffer meanwhile. The
+//! tail is gone, and tungstenite keeps it in its own (bounded) buffer
+//! meanwhile. The
 //! link only starts a data frame after a successful `flush`, i.e. when
 //! tungstenite holds nothing either.
 
@@ -25,6 +26,11 @@ pub(crate) struct LinkStream {
     /// Our frame bytes not yet on the socket: `pending[written..]`.
     pending: Vec<u8>,
     written: usize,
+    /// Bytes reads may still take while a limit is set
+    /// ([`limit_reads`](Self::limit_reads)).
+    read_budget: Option<usize>,
+    /// A read was refused because the budget ran out.
+    budget_spent: bool,
 }
 
 impl LinkStream {
@@ -33,7 +39,24 @@ impl LinkStream {
             transport,
             pending: Vec::new(),
             written: 0,
+            read_budget: None,
+            budget_spent: false,
         }
+    }
+
+    /// Lets reads take at most `bytes` from the transport until
+    /// [`unlimit_reads`](Self::unlimit_reads); a read past them fails with
+    /// `WouldBlock`, which tungstenite survives as it does a real one.
+    pub(crate) fn limit_reads(&mut self, bytes: usize) {
+        self.read_budget = Some(bytes);
+        self.budget_spent = false;
+    }
+
+    /// Lifts the limit; says whether a read was refused for it (so more may
+    /// wait on the socket).
+    pub(crate) fn unlimit_reads(&mut self) -> bool {
+        self.read_budget = None;
+        std::mem::take(&mut self.budget_spent)
     }
 
     pub(crate) fn transport(&self) -> &Transport {
@@ -103,7 +126,17 @@ impl LinkStream {
 
 impl Read for LinkStream {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.transport.read(buf)
+        let Some(budget) = self.read_budget else {
+            return self.transport.read(buf);
+        };
+        if budget == 0 {
+            self.budget_spent = true;
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        let len = buf.len().min(budget);
+        let n = self.transport.read(&mut buf[..len])?;
+        self.read_budget = Some(budget - n);
+        Ok(n)
     }
 }
 

@@ -1,5 +1,6 @@
-//! The client's connect-and-handshake attempt to the server: TCP, then TLS
-//! for wss, then the WebSocket upgrade, none of them blocking.
+//! The client's connect-and-handshake attempt to the server, once its name
+//! is resolved (off the loop, see [`connect`](crate::link::connect)): TCP,
+//! then TLS for wss, then the WebSocket upgrade, none of them blocking.
 
 use std::io;
 use std::net::SocketAddr;
@@ -54,16 +55,16 @@ pub(crate) struct ServerDial {
 }
 
 impl ServerDial {
-    /// Starts the TCP connect; the caller registers [`stream_mut`](Self::stream_mut)
-    /// with the poller under `token`. With `tls`, TLS runs over the socket
-    /// before the WebSocket handshake.
+    /// Starts the TCP connect to the first of the server's `addrs` that
+    /// takes one; the caller registers [`stream_mut`](Self::stream_mut) with
+    /// the poller under `token`. With `tls`, TLS runs over the socket before
+    /// the WebSocket handshake.
     pub(crate) fn start(
-        host: &str,
-        port: u16,
+        addrs: Vec<SocketAddr>,
         token: Token,
         tls: Option<ClientTls>,
     ) -> io::Result<ServerDial> {
-        let (stream, peer, fallback) = dial::start(host, port)?;
+        let (stream, peer, fallback) = dial::start_with(addrs)?;
         Ok(ServerDial {
             token,
             peer,

@@ -1,12 +1,14 @@
 //! An open WebSocket link: reads, writes and flushes over tungstenite, with
 //! data frames written in place ([`ws_frame`]).
 
+use std::fmt;
 use std::io;
 use std::net::SocketAddr;
 use std::time::Instant;
 
 use mio::Token;
-use tcpws_protocol::frame::cut;
+use tcpws_protocol::frame::{cut, MAX_MESSAGE};
+use tungstenite::error::CapacityError;
 use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::protocol::frame::CloseFrame;
 use tungstenite::protocol::{Role as WsRole, WebSocketConfig};
@@ -20,13 +22,42 @@ use crate::link::ws_frame::{self, MaskKeys};
 /// The longest close reason a close frame carries (125 bytes minus the code).
 const MAX_CLOSE_REASON: usize = 123;
 
-/// Our WebSocket settings: messages up to the protocol's limit, and every
-/// write goes straight to the socket (we flush after each message anyway).
+/// tungstenite's read buffer per link: eagerly allocated, and the most one
+/// read of the socket takes (it is zero-filled before each read). 64 KiB is
+/// the largest Data payload the protocol puts in a frame, so a chunk comes
+/// in one read, and it halves tungstenite's default of 128 KiB for the up
+/// to 256 links still in their handshake.
+const READ_BUFFER: usize = 64 * 1024;
+/// Most bytes of control frames (pongs, a close) tungstenite may hold for a
+/// peer that does not read them. Past it a new pong replaces the pending one
+/// instead of queueing behind it, so a ping flood from a peer that never
+/// reads costs this much and no more; a close frame that finds it full is
+/// dropped (such a peer would not read it). Our data frames do not go
+/// through this buffer (see [`ws_frame`]).
+const MAX_CONTROL_BACKLOG: usize = 4 * 1024;
+/// Control frames (pings, pongs) one [`Link::read`] takes before it returns
+/// [`LinkRead::Busy`], so a peer flooding them gets one turn of the ready
+/// queue at a time like any other, not the whole loop.
+pub(crate) const CONTROL_FRAMES_PER_READ: usize = 16;
+/// Most bytes one [`Link::read`] takes from the socket: a largest message
+/// and a read buffer more, so any message that has arrived completes in one
+/// read, while a stream of frames that never makes one (empty fragments,
+/// say, which tungstenite gathers without returning) still yields.
+const READ_BYTES_PER_TURN: usize = MAX_MESSAGE + READ_BUFFER;
+
+/// Our WebSocket settings: messages (and so frames) up to the protocol's
+/// limit, refused as soon as a header announces more, before anything is
+/// buffered; clients must mask (RFC 6455); and every write goes straight to
+/// the socket (we flush after each message anyway), with at most
+/// [`MAX_CONTROL_BACKLOG`] of tungstenite's own frames waiting.
 pub(crate) fn ws_config() -> WebSocketConfig {
     WebSocketConfig::default()
-        .max_message_size(Some(tcpws_protocol::frame::MAX_MESSAGE))
-        .max_frame_size(Some(tcpws_protocol::frame::MAX_MESSAGE))
+        .read_buffer_size(READ_BUFFER)
+        .max_message_size(Some(MAX_MESSAGE))
+        .max_frame_size(Some(MAX_MESSAGE))
+        .accept_unmasked_frames(false)
         .write_buffer_size(0)
+        .max_write_buffer_size(MAX_CONTROL_BACKLOG)
 }
 
 /// What one read from a link produced.
@@ -36,11 +67,37 @@ pub(crate) enum LinkRead {
     Message(Bytes),
     /// Nothing more to read until the socket is readable again.
     Idle,
-    /// The peer broke the WebSocket contract we rely on (e.g. a text
-    /// message): close the link with this reason.
+    /// This read's budget is used up with no message: more may wait, so
+    /// the link needs another turn.
+    Busy(Spent),
+    /// The peer broke the WebSocket contract we rely on (a text message,
+    /// a message over the protocol's limit): close the link with this reason.
     Violation(String),
     /// The link is gone (peer close, EOF, error); this says why.
     Down(String),
+}
+
+/// What used up a read's budget.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Spent {
+    /// [`CONTROL_FRAMES_PER_READ`] pings or pongs.
+    ControlFrames,
+    /// [`READ_BYTES_PER_TURN`] bytes.
+    Bytes,
+}
+
+impl fmt::Display for Spent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Spent::ControlFrames => {
+                write!(
+                    f,
+                    "{CONTROL_FRAMES_PER_READ} WebSocket pings or pongs in a row"
+                )
+            }
+            Spent::Bytes => write!(f, "{READ_BYTES_PER_TURN} bytes of frames"),
+        }
+    }
 }
 
 /// An open WebSocket link. Writes are bounded: after a flush hits
@@ -59,6 +116,10 @@ pub(crate) struct Link {
     pub(crate) blocked: bool,
     /// Waiting in the loop's ready queue for a read.
     pub(crate) queued: bool,
+    /// Pings and pongs the peer sent (they never reach the protocol).
+    pub(crate) control_frames: u64,
+    /// When a flood of them was last logged.
+    pub(crate) control_logged: Option<Instant>,
 }
 
 impl Link {
@@ -89,13 +150,26 @@ impl Link {
             masks: client.then(MaskKeys::new),
             blocked: false,
             queued: false,
+            control_frames: 0,
+            control_logged: None,
         }
     }
 
-    /// Reads until one message is complete, the socket would block, or the
-    /// link ends. Pings are answered by tungstenite (the answer goes out with
-    /// the next flush).
+    /// Reads until one message is complete, the socket would block, the
+    /// link ends, or the read's budget is spent: [`CONTROL_FRAMES_PER_READ`]
+    /// control frames, or [`READ_BYTES_PER_TURN`] bytes. Pings are answered
+    /// by tungstenite (the answer goes out with the next read or flush).
     pub(crate) fn read(&mut self) -> LinkRead {
+        self.ws.get_mut().limit_reads(READ_BYTES_PER_TURN);
+        let read = self.read_within_budget();
+        match (read, self.ws.get_mut().unlimit_reads()) {
+            (LinkRead::Idle, true) => LinkRead::Busy(Spent::Bytes),
+            (read, _) => read,
+        }
+    }
+
+    fn read_within_budget(&mut self) -> LinkRead {
+        let mut control = 0;
         loop {
             match self.ws.read() {
                 Ok(Message::Binary(bytes)) => return LinkRead::Message(bytes),
@@ -115,7 +189,19 @@ impl Link {
                         None => "peer closed the WebSocket".into(),
                     })
                 }
-                Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_)) => continue,
+                Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_)) => {
+                    self.control_frames += 1;
+                    control += 1;
+                    if control == CONTROL_FRAMES_PER_READ {
+                        return LinkRead::Busy(Spent::ControlFrames);
+                    }
+                }
+                Err(WsError::Capacity(CapacityError::MessageTooLong { size, max_size })) => {
+                    return LinkRead::Violation(format!(
+                        "protocol violation: a WebSocket message of {size} bytes or more, \
+                         over the limit of {max_size}"
+                    ))
+                }
                 Err(WsError::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => {
                     return LinkRead::Idle
                 }
@@ -246,6 +332,7 @@ mod tests {
     use crate::link::transport::Handshake;
     use crate::link::ws_frame::MAX_HEADER;
     use mio::net::TcpStream;
+    use std::io::Write as _;
     use std::time::Duration;
 
     /// `message` after the room for its frame header, as `send` takes it.
@@ -421,5 +508,249 @@ mod tests {
             link.blocked || link.wants_write()
         });
         reader.join().unwrap();
+    }
+
+    /// A server-side link (ours, reading `interest` events from `poll`) and
+    /// the peer's end as a WebSocket client, which masks what it sends.
+    fn server_link(
+        poll: &mio::Poll,
+        interest: mio::Interest,
+    ) -> (Link, WebSocket<std::net::TcpStream>) {
+        let (ours, addr, peer) = connected(poll, interest);
+        let stream = LinkStream::new(Transport::Plain(ours));
+        let ws = WebSocket::from_raw_socket(stream, WsRole::Server, Some(ws_config()));
+        let peer = WebSocket::from_raw_socket(peer, WsRole::Client, None);
+        (Link::new(Token(1), addr, ws, false), peer)
+    }
+
+    /// The next read of `link` that is not `Idle`, waiting for readable
+    /// events in between.
+    fn read_next(link: &mut Link, poll: &mut mio::Poll) -> LinkRead {
+        let mut events = mio::Events::with_capacity(8);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            match link.read() {
+                LinkRead::Idle => {
+                    assert!(Instant::now() < deadline, "nothing to read");
+                    poll.poll(&mut events, Some(Duration::from_millis(100)))
+                        .unwrap();
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// A message as long as the protocol allows comes through; one byte
+    /// more, whole or in fragments, is a violation that names the limit,
+    /// seen as soon as the frame header (or the fragment) says so.
+    #[test]
+    fn messages_over_the_protocol_limit_are_violations() {
+        let mut poll = mio::Poll::new().unwrap();
+        let (mut link, mut peer) = server_link(&poll, mio::Interest::READABLE);
+        let writer = std::thread::spawn(move || {
+            peer.send(Message::binary(vec![7u8; MAX_MESSAGE])).unwrap();
+            // Refused at its header: the rest may never be read.
+            let _ = peer.send(Message::binary(vec![7u8; MAX_MESSAGE + 1]));
+        });
+        match read_next(&mut link, &mut poll) {
+            LinkRead::Message(m) => assert_eq!(m.len(), MAX_MESSAGE),
+            other => panic!("expected the largest message, got {other:?}"),
+        }
+        match read_next(&mut link, &mut poll) {
+            LinkRead::Violation(why) => assert_eq!(
+                why,
+                format!(
+                    "protocol violation: a WebSocket message of {} bytes or more, \
+                     over the limit of {MAX_MESSAGE}",
+                    MAX_MESSAGE + 1
+                )
+            ),
+            other => panic!("expected a violation, got {other:?}"),
+        }
+        drop(link);
+        writer.join().unwrap();
+
+        use tungstenite::protocol::frame::coding::{Data, OpCode};
+        use tungstenite::protocol::frame::Frame;
+        let (mut link, mut peer) = server_link(&poll, mio::Interest::READABLE);
+        let half = MAX_MESSAGE / 2 + 1;
+        let writer = std::thread::spawn(move || {
+            let first = Frame::message(vec![1u8; half], OpCode::Data(Data::Binary), false);
+            let last = Frame::message(vec![2u8; half], OpCode::Data(Data::Continue), true);
+            peer.send(Message::Frame(first)).unwrap();
+            peer.send(Message::Frame(last)).unwrap();
+            peer
+        });
+        match read_next(&mut link, &mut poll) {
+            LinkRead::Violation(why) => {
+                assert!(
+                    why.contains(&format!("over the limit of {MAX_MESSAGE}")),
+                    "{why}"
+                )
+            }
+            other => panic!("expected a violation, got {other:?}"),
+        }
+        drop(writer.join().unwrap());
+    }
+
+    /// Pings count against a read's budget: a read that meets nothing but
+    /// pings stops after [`CONTROL_FRAMES_PER_READ`] of them and says
+    /// `Busy`, so the loop can give other sockets their turn first.
+    #[test]
+    fn a_ping_flood_takes_turns_like_messages() {
+        const PINGS: u64 = 100;
+        let mut poll = mio::Poll::new().unwrap();
+        let (mut link, mut peer) = server_link(&poll, mio::Interest::READABLE);
+        for i in 0..PINGS {
+            peer.send(Message::Ping(Bytes::from(i.to_be_bytes().to_vec())))
+                .unwrap();
+        }
+        peer.send(Message::binary(&b"after the pings"[..])).unwrap();
+        let mut busy = 0;
+        loop {
+            let before = link.control_frames;
+            let read = read_next(&mut link, &mut poll);
+            let taken = link.control_frames - before;
+            match read {
+                LinkRead::Busy(spent) => {
+                    assert_eq!(spent, Spent::ControlFrames);
+                    assert_eq!(taken, CONTROL_FRAMES_PER_READ as u64);
+                    busy += 1;
+                }
+                LinkRead::Message(m) => {
+                    assert_eq!(&m[..], b"after the pings");
+                    assert!(taken <= CONTROL_FRAMES_PER_READ as u64, "{taken}");
+                    break;
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        assert_eq!(link.control_frames, PINGS);
+        assert!(busy >= 1, "the pings never used up a read's budget");
+    }
+
+    /// Empty fragments never make a message, and tungstenite gathers them
+    /// without returning: the read's byte budget makes it yield all the
+    /// same, and the message completes in a later read.
+    #[test]
+    fn endless_fragments_take_turns_too() {
+        use tungstenite::protocol::frame::coding::{Data, OpCode};
+        use tungstenite::protocol::frame::Frame;
+        let mut poll = mio::Poll::new().unwrap();
+        let (mut link, mut peer) = server_link(&poll, mio::Interest::READABLE);
+        let writer = std::thread::spawn(move || {
+            let first = Frame::message(vec![1u8], OpCode::Data(Data::Binary), false);
+            peer.send(Message::Frame(first)).unwrap();
+            // Masked, empty, not final continuation frames, written far
+            // faster than they can be read: 6 MB of them.
+            let empty: Vec<u8> = [0x00, 0x80, 1, 2, 3, 4].repeat(1024 * 1024 / 6);
+            for _ in 0..6 {
+                peer.get_mut().write_all(&empty).unwrap();
+            }
+            let last = Frame::message(vec![2u8], OpCode::Data(Data::Continue), true);
+            peer.send(Message::Frame(last)).unwrap();
+            peer
+        });
+        let mut busy = 0;
+        loop {
+            match read_next(&mut link, &mut poll) {
+                LinkRead::Busy(spent) => {
+                    assert_eq!(spent, Spent::Bytes);
+                    busy += 1;
+                }
+                LinkRead::Message(m) => {
+                    assert_eq!(&m[..], [1, 2]);
+                    break;
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        assert!(busy >= 1, "6 MB of fragments in one read");
+        drop(writer.join().unwrap());
+    }
+
+    /// Sets a socket buffer size (`SO_SNDBUF` or `SO_RCVBUF`), so the kernel
+    /// holds a known, small amount.
+    fn set_socket_buffer(fd: std::os::fd::RawFd, option: libc::c_int, bytes: libc::c_int) {
+        let len = libc::socklen_t::try_from(std::mem::size_of::<libc::c_int>()).unwrap();
+        // SAFETY: `fd` is an open socket for the whole call; the pointer and
+        // length describe a live c_int.
+        let rc = unsafe {
+            libc::setsockopt(
+                fd,
+                libc::SOL_SOCKET,
+                option,
+                std::ptr::from_ref(&bytes).cast::<libc::c_void>(),
+                len,
+            )
+        };
+        assert_eq!(rc, 0, "{}", io::Error::last_os_error());
+    }
+
+    /// A peer that floods pings and reads nothing gets a bounded number of
+    /// pongs: once the socket is full, tungstenite holds at most
+    /// [`MAX_CONTROL_BACKLOG`] of them and then answers only the latest ping.
+    #[test]
+    fn pongs_for_a_peer_that_does_not_read_are_bounded() {
+        use std::os::fd::AsRawFd;
+        const PINGS: usize = 10_000;
+        let mut poll = mio::Poll::new().unwrap();
+        let interest = mio::Interest::READABLE | mio::Interest::WRITABLE;
+        let (mut link, mut peer) = server_link(&poll, interest);
+        set_socket_buffer(
+            link.ws.get_ref().transport().tcp().as_raw_fd(),
+            libc::SO_SNDBUF,
+            16 * 1024,
+        );
+        set_socket_buffer(peer.get_ref().as_raw_fd(), libc::SO_RCVBUF, 16 * 1024);
+        let peer = std::thread::spawn(move || {
+            let payload = Bytes::from(vec![b'p'; 125]);
+            for _ in 0..PINGS {
+                peer.send(Message::Ping(payload.clone())).unwrap();
+            }
+            peer.send(Message::binary(&b"end"[..])).unwrap();
+            // Only now read: every pong that was kept, then our message.
+            let mut pongs = 0;
+            loop {
+                match peer.read().unwrap() {
+                    Message::Pong(_) => pongs += 1,
+                    Message::Binary(b) => {
+                        assert_eq!(&b[..], b"done");
+                        return pongs;
+                    }
+                    other => panic!("unexpected {other:?}"),
+                }
+            }
+        });
+        loop {
+            match read_next(&mut link, &mut poll) {
+                LinkRead::Busy(_) => {}
+                LinkRead::Message(m) => {
+                    assert_eq!(&m[..], b"end");
+                    break;
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let mut events = mio::Events::with_capacity(8);
+        // As the loop does: flush on every wakeup until the pongs are out.
+        while !link.flush().unwrap() {
+            assert!(Instant::now() < deadline, "the pongs never drained");
+            poll.poll(&mut events, Some(Duration::from_millis(100)))
+                .unwrap();
+        }
+        assert!(link.ready_to_send().unwrap());
+        if !link.send(&mut framed(b"done")).unwrap() {
+            flush_while(&mut link, &mut poll, deadline, |link| link.blocked);
+        }
+        let pongs = peer.join().unwrap();
+        // The kernel buffers hold a few hundred pongs; unbounded, all 10 000
+        // would arrive.
+        assert!(
+            pongs < PINGS / 4,
+            "{pongs} pongs of {PINGS} reached the peer"
+        );
+        assert_eq!(link.control_frames, PINGS as u64);
     }
 }

@@ -5,7 +5,7 @@
 
 use std::collections::VecDeque;
 use std::io;
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 
 use mio::net::TcpStream;
 
@@ -31,18 +31,10 @@ impl Fallback {
     }
 }
 
-/// Resolves `host:port` and starts a non-blocking connect to its first
-/// address that takes one; the other addresses come back as a [`Fallback`].
-///
-/// Name resolution uses the system resolver through `ToSocketAddrs`, which
-/// blocks the caller while it runs: tunnel dials resolve on the
-/// [`Resolver`](crate::tunnel::resolver::Resolver) and call [`start_with`] instead.
-pub(crate) fn start(host: &str, port: u16) -> io::Result<(TcpStream, SocketAddr, Fallback)> {
-    start_with((host, port).to_socket_addrs()?.collect())
-}
-
 /// Starts a non-blocking connect to the first of `addrs` that takes one;
-/// the other addresses come back as a [`Fallback`].
+/// the other addresses come back as a [`Fallback`]. Names are resolved
+/// before, off the loop, by the
+/// [`Resolver`](crate::tunnel::resolver::Resolver).
 pub(crate) fn start_with(addrs: Vec<SocketAddr>) -> io::Result<(TcpStream, SocketAddr, Fallback)> {
     let mut fallback = Fallback { rest: addrs.into() };
     let none = io::Error::new(io::ErrorKind::NotFound, "the name resolved to no address");

@@ -6,8 +6,10 @@ use std::net::{SocketAddr, ToSocketAddrs};
 
 use mio::net::TcpListener;
 
-/// Resolves `host:port` with the system resolver (blocking, as in
-/// [`dial::start`](crate::tcp::dial::start)).
+/// Resolves `host:port` with the system resolver. It blocks: binds happen
+/// at start (the server's port) and for tunnel ports, whose bind addresses
+/// are IP addresses in practice; dials resolve on the
+/// [`Resolver`](crate::tunnel::resolver::Resolver) instead.
 pub(crate) fn resolve(host: &str, port: u16) -> io::Result<Vec<SocketAddr>> {
     let addrs: Vec<SocketAddr> = (host, port).to_socket_addrs()?.collect();
     if addrs.is_empty() {

@@ -32,6 +32,7 @@ impl EventLoop {
                     if let Err(e) = conn.stream.set_nodelay(true) {
                         debug!("cannot set TCP_NODELAY on {id}: {e}");
                     }
+                    conn::keep_alive(&conn.stream, self.settings.tcp_keepalive, id);
                     debug!("{id}: connected to {}", conn.peer);
                     self.endpoint.handle_dial_result(id, Ok(()), now);
                     self.queue_conn(id);

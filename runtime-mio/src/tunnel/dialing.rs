@@ -14,7 +14,7 @@ use crate::event_loop::{EventLoop, Owner};
 use crate::settings::authority;
 use crate::tcp::dial;
 use crate::tunnel::conn::{Conn, ConnState, Resolving};
-use crate::tunnel::resolver;
+use crate::tunnel::resolver::{self, Asker};
 
 impl EventLoop {
     /// `Output::Dial` (an action): resolves the target (an IP literal at once,
@@ -25,7 +25,10 @@ impl EventLoop {
             self.endpoint.handle_dial_result(id, Err(reason), now);
             return;
         };
-        match self.resolver.resolve(id, &spec.host, spec.port) {
+        match self
+            .resolver
+            .resolve(Asker::Conn(id), &spec.host, spec.port)
+        {
             Some(resolved) => self.connect_resolved(id, tunnel, resolved, now),
             None => {
                 debug!("{id}: resolving {} for tunnel {:?}", spec.host, spec.name);
@@ -34,16 +37,22 @@ impl EventLoop {
         }
     }
 
-    /// Names resolved since the last wakeup: their dials go on.
+    /// Names resolved since the last wakeup: their dials go on (tunnel
+    /// connections' and the client's to the server).
     pub(crate) fn take_resolved(&mut self, now: Instant) {
         let answers: Vec<resolver::Answer> = self.resolver.answers().collect();
         if answers.is_empty() {
             return;
         }
         for answer in answers {
-            // Gone if the protocol closed it meanwhile (a timeout, a reset).
-            if let Some(r) = self.resolving.remove(&answer.conn) {
-                self.connect_resolved(answer.conn, r.tunnel, answer.result, now);
+            match answer.asker {
+                Asker::Conn(id) => {
+                    // Gone if the protocol closed it meanwhile (a timeout, a reset).
+                    if let Some(r) = self.resolving.remove(&id) {
+                        self.connect_resolved(id, r.tunnel, answer.result, now);
+                    }
+                }
+                Asker::Server => self.server_resolved(answer.result, now),
             }
         }
         self.pump(now);

@@ -14,7 +14,7 @@ use crate::error::describe;
 use crate::event_loop::{EventLoop, Owner};
 use crate::tcp::fd_reserve::FdReserve;
 use crate::tcp::listen;
-use crate::tunnel::conn::{Conn, ConnState};
+use crate::tunnel::conn::{self, Conn, ConnState};
 
 impl EventLoop {
     /// `Output::StartListening` (an action): the socket is wanted, and bound
@@ -109,6 +109,7 @@ impl EventLoop {
                         if let Err(e) = stream.set_nodelay(true) {
                             debug!("cannot set TCP_NODELAY on {id}: {e}");
                         }
+                        conn::keep_alive(&stream, self.settings.tcp_keepalive, id);
                         let token = match self.register(&mut stream, Owner::Conn(id)) {
                             Ok(token) => token,
                             Err(e) => {

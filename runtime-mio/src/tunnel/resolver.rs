@@ -1,4 +1,5 @@
-//! Host-name lookups off the event loop.
+//! Host-name lookups off the event loop: tunnel dials' connect targets and
+//! the client's server.
 //!
 //! The system resolver (`getaddrinfo`) blocks, for seconds when a DNS
 //! server is slow, and the loop must not stop carrying every other stream
@@ -27,15 +28,24 @@ pub(crate) fn system_lookup(host: &str, port: u16) -> io::Result<Vec<SocketAddr>
     Ok((host, port).to_socket_addrs()?.collect())
 }
 
-/// A finished lookup for the dial of `conn`.
+/// Whose dial a lookup is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Asker {
+    /// A tunnel connection's dial of its connect target.
+    Conn(ConnId),
+    /// The client's connection to the server (one lookup at a time).
+    Server,
+}
+
+/// A finished lookup for the dial of `asker`.
 #[derive(Debug)]
 pub(crate) struct Answer {
-    pub(crate) conn: ConnId,
+    pub(crate) asker: Asker,
     pub(crate) result: io::Result<Vec<SocketAddr>>,
 }
 
 struct Job {
-    conn: ConnId,
+    asker: Asker,
     host: String,
     port: u16,
 }
@@ -72,10 +82,10 @@ impl Resolver {
     }
 
     /// The addresses of an IP literal at once; for a name, `None`: the
-    /// answer comes later from [`Resolver::answers`], tagged with `conn`.
+    /// answer comes later from [`Resolver::answers`], tagged with `asker`.
     pub(crate) fn resolve(
         &mut self,
-        conn: ConnId,
+        asker: Asker,
         host: &str,
         port: u16,
     ) -> Option<io::Result<Vec<SocketAddr>>> {
@@ -84,7 +94,7 @@ impl Resolver {
             return Some(Ok(vec![SocketAddr::new(ip, port)]));
         }
         let job = Job {
-            conn,
+            asker,
             host: host.to_string(),
             port,
         };
@@ -145,7 +155,7 @@ fn serve(queue: &Mutex<Receiver<Job>>, answers: &Sender<Answer>, waker: &Waker, 
         let result = lookup(&job.host, job.port);
         if answers
             .send(Answer {
-                conn: job.conn,
+                asker: job.asker,
                 result,
             })
             .is_err()
@@ -193,11 +203,14 @@ mod tests {
     fn ip_literals_are_answered_at_once_without_threads() {
         let (_poll, mut resolver) = setup(never_called);
         let v4 = resolver
-            .resolve(ConnId(1), "127.0.0.1", 80)
+            .resolve(Asker::Conn(ConnId(1)), "127.0.0.1", 80)
             .unwrap()
             .unwrap();
         assert_eq!(v4, vec!["127.0.0.1:80".parse().unwrap()]);
-        let v6 = resolver.resolve(ConnId(2), "[::1]", 443).unwrap().unwrap();
+        let v6 = resolver
+            .resolve(Asker::Server, "[::1]", 443)
+            .unwrap()
+            .unwrap();
         assert_eq!(v6, vec!["[::1]:443".parse().unwrap()]);
         assert!(resolver.jobs.is_none(), "no thread started");
     }
@@ -220,9 +233,11 @@ mod tests {
         let closed = GATE.lock().unwrap();
         let (mut poll, mut resolver) = setup(slow_lookup);
         assert!(resolver
-            .resolve(ConnId(1), "backend.example", 9000)
+            .resolve(Asker::Conn(ConnId(1)), "backend.example", 9000)
             .is_none());
-        assert!(resolver.resolve(ConnId(2), "nowhere.example", 1).is_none());
+        assert!(resolver
+            .resolve(Asker::Server, "nowhere.example", 1)
+            .is_none());
         // The caller went on while both lookups hang.
         assert!(resolver.answers().next().is_none());
         drop(closed);
@@ -230,20 +245,22 @@ mod tests {
             next_answer(&mut poll, &mut resolver),
             next_answer(&mut poll, &mut resolver),
         ];
-        answers.sort_by_key(|a| a.conn);
-        assert_eq!(answers[0].conn, ConnId(1));
+        answers.sort_by_key(|a| a.asker);
+        assert_eq!(answers[0].asker, Asker::Conn(ConnId(1)));
         assert_eq!(
             answers[0].result.as_ref().unwrap(),
             &vec![SocketAddr::from(([10, 0, 0, 7], 9000))]
         );
-        assert_eq!(answers[1].conn, ConnId(2));
+        assert_eq!(answers[1].asker, Asker::Server);
         assert!(answers[1].result.is_err());
     }
 
     #[test]
     fn the_system_resolver_answers_localhost() {
         let (mut poll, mut resolver) = setup(system_lookup);
-        assert!(resolver.resolve(ConnId(3), "localhost", 7).is_none());
+        assert!(resolver
+            .resolve(Asker::Conn(ConnId(3)), "localhost", 7)
+            .is_none());
         let answer = next_answer(&mut poll, &mut resolver);
         let addrs = answer.result.expect("localhost resolves");
         assert!(addrs.iter().all(|a| a.ip().is_loopback() && a.port() == 7));

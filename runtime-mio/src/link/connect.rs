@@ -18,6 +18,7 @@ use crate::link::server_dial::{DialStep, ServerDial};
 use crate::link::websocket::Link;
 use crate::tls::TlsContext;
 use crate::tunnel::resolver::Asker;
+use tcpws_protocol::frame::printable;
 
 /// The client's lookup of the server's name on the resolver. At most one
 /// runs: an attempt that starts while an abandoned attempt's lookup is still
@@ -174,7 +175,7 @@ impl EventLoop {
                         self.add_closing(closing);
                     }
                 }
-                warn!("cannot reach the server at {url}: {reason}");
+                warn!("cannot reach the server at {url}: {}", printable(&reason));
                 self.endpoint.handle_link_failed(&reason, now);
             }
         }

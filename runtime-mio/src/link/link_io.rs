@@ -11,6 +11,7 @@ use crate::event_loop::ready::Ready;
 use crate::event_loop::EventLoop;
 use crate::link::closing::CLOSE_LINGER;
 use crate::link::websocket::LinkRead;
+use tcpws_protocol::frame::printable;
 
 /// How often a link whose peer floods pings or pongs is logged at most.
 const CONTROL_FLOOD_LOG_EVERY: Duration = Duration::from_secs(10);
@@ -86,7 +87,7 @@ impl EventLoop {
         let Some(link) = self.links.remove(&id) else {
             return;
         };
-        info!("{id} with {} is down: {reason}", link.peer);
+        info!("{id} with {} is down: {}", link.peer, printable(&reason));
         self.add_closing(link.into_closing(None, now + CLOSE_LINGER));
         self.endpoint.handle_link_down(id, &reason, now);
     }

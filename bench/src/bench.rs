@@ -3,8 +3,6 @@
 //! into the [`Report`].
 
 use std::collections::BTreeSet;
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -18,7 +16,7 @@ use crate::figures::{self, Samples};
 use crate::options::{self, Options, Transport};
 use crate::processes::{Deployment, Direction, Scratch, Targets};
 use crate::report::{Report, Unit};
-use crate::{cases, certs, limits, machine, memory, stats};
+use crate::{cases, certs, limits, machine, memory, server_metrics, stats};
 
 /// How long the tunnel processes get to settle before their memory is read.
 const SETTLE: Duration = Duration::from_millis(300);
@@ -319,7 +317,7 @@ impl<'a> Bench<'a> {
             ));
         }
         eprintln!("{line}");
-        match server_metric(dep.ports.ws, "tcpws_streams") {
+        match server_metrics::get(dep.ports.ws, "tcpws_streams") {
             Some(v) if v == n as f64 => {}
             other => self.notes.push(format!(
                 "memory run {run}: the server's /metrics says tcpws_streams {other:?} \
@@ -383,18 +381,4 @@ fn rss(pid: u32) -> Result<f64, BenchError> {
     memory::rss_bytes(pid)
         .map(|b| b as f64)
         .map_err(BenchError::io(format!("read the memory of process {pid}")))
-}
-
-/// A gauge from the plain-HTTP `/metrics` of a ws:// server.
-fn server_metric(port: u16, name: &str) -> Option<f64> {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
-        .ok()?;
-    let mut text = String::new();
-    s.read_to_string(&mut text).ok()?;
-    text.lines().find_map(|l| {
-        let (k, v) = l.split_once(' ')?;
-        (k == name).then(|| v.trim().parse().ok())?
-    })
 }

@@ -34,6 +34,7 @@ mod memory;
 mod options;
 mod processes;
 mod report;
+mod server_metrics;
 mod stats;
 
 use std::process::ExitCode;

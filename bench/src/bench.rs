@@ -16,7 +16,7 @@ use crate::figures::{self, Samples};
 use crate::options::{self, Options, Transport};
 use crate::processes::{Deployment, Direction, Scratch, Targets};
 use crate::report::{Report, Unit};
-use crate::{cases, certs, limits, machine, memory, server_metrics, stats};
+use crate::{cases, certs, hostile, limits, machine, memory, server_metrics, stats};
 
 /// How long the tunnel processes get to settle before their memory is read.
 const SETTLE: Duration = Duration::from_millis(300);
@@ -46,6 +46,11 @@ pub fn run(opts: &Options, tcpws: &Path) -> Result<Report, BenchError> {
         eprintln!("run {run} of {}", opts.runs);
         bench.one_run(run)?;
     }
+    let hostile = if opts.cases.hostile {
+        Some(bench.hostile()?)
+    } else {
+        None
+    };
     let (samples, mut notes) = bench.finish()?;
     drop(scratch);
     let other_cpus = machine::Snapshot::take()
@@ -61,7 +66,11 @@ pub fn run(opts: &Options, tcpws: &Path) -> Result<Report, BenchError> {
             opts.size >> 20
         ));
     }
-    let rows = figures::rows(opts, &samples);
+    let mut rows = figures::rows(opts, &samples);
+    if let Some(h) = &hostile {
+        rows.extend(hostile::rows(h));
+        notes.extend(h.notes());
+    }
     Ok(Report {
         options: json!({
             "size_bytes": opts.size,
@@ -72,6 +81,10 @@ pub fn run(opts: &Options, tcpws: &Path) -> Result<Report, BenchError> {
             "setups": opts.setups,
             "runs": opts.runs,
             "cases": opts.cases.describe(),
+            "hostile_conns": opts.hostile.conns,
+            "hostile_links": opts.hostile.links,
+            "hostile_pieces": opts.hostile.pieces,
+            "hostile_floods": opts.hostile.floods,
             "quick": opts.quick,
         }),
         cpus,
@@ -79,6 +92,7 @@ pub fn run(opts: &Options, tcpws: &Path) -> Result<Report, BenchError> {
         wall_secs: started.elapsed().as_secs_f64(),
         rows,
         notes,
+        hostile: hostile.as_ref().map(hostile::json),
     })
 }
 
@@ -330,6 +344,18 @@ impl<'a> Bench<'a> {
         drop(open);
         drop(hold);
         Ok(())
+    }
+
+    /// The hostile case, on a ws:// pair of its own.
+    fn hostile(&mut self) -> Result<hostile::Outcome, BenchError> {
+        let targets = Targets {
+            sink: self.sink.port,
+            echo: self.echo.port,
+            once: self.once.port,
+            hold: None,
+        };
+        let dir = self.scratch.path.join("hostile");
+        hostile::run(self.opts, self.tcpws, &dir, targets)
     }
 
     /// Reads the peak memory of the tunnel processes, stops them and

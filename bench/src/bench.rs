@@ -3,8 +3,6 @@
 //! into the [`Report`].
 
 use std::collections::BTreeSet;
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -18,7 +16,7 @@ use crate::figures::{self, Samples};
 use crate::options::{self, Options, Transport};
 use crate::processes::{Deployment, Direction, Scratch, Targets};
 use crate::report::{Report, Unit};
-use crate::{cases, certs, limits, machine, memory, stats};
+use crate::{cases, certs, hostile, limits, machine, memory, server_metrics, stats};
 
 /// How long the tunnel processes get to settle before their memory is read.
 const SETTLE: Duration = Duration::from_millis(300);
@@ -48,6 +46,11 @@ pub fn run(opts: &Options, tcpws: &Path) -> Result<Report, BenchError> {
         eprintln!("run {run} of {}", opts.runs);
         bench.one_run(run)?;
     }
+    let hostile = if opts.cases.hostile {
+        Some(bench.hostile()?)
+    } else {
+        None
+    };
     let (samples, mut notes) = bench.finish()?;
     drop(scratch);
     let other_cpus = machine::Snapshot::take()
@@ -63,7 +66,11 @@ pub fn run(opts: &Options, tcpws: &Path) -> Result<Report, BenchError> {
             opts.size >> 20
         ));
     }
-    let rows = figures::rows(opts, &samples);
+    let mut rows = figures::rows(opts, &samples);
+    if let Some(h) = &hostile {
+        rows.extend(hostile::rows(h));
+        notes.extend(h.notes());
+    }
     Ok(Report {
         options: json!({
             "size_bytes": opts.size,
@@ -74,6 +81,10 @@ pub fn run(opts: &Options, tcpws: &Path) -> Result<Report, BenchError> {
             "setups": opts.setups,
             "runs": opts.runs,
             "cases": opts.cases.describe(),
+            "hostile_conns": opts.hostile.conns,
+            "hostile_links": opts.hostile.links,
+            "hostile_pieces": opts.hostile.pieces,
+            "hostile_floods": opts.hostile.floods,
             "quick": opts.quick,
         }),
         cpus,
@@ -81,6 +92,7 @@ pub fn run(opts: &Options, tcpws: &Path) -> Result<Report, BenchError> {
         wall_secs: started.elapsed().as_secs_f64(),
         rows,
         notes,
+        hostile: hostile.as_ref().map(hostile::json),
     })
 }
 
@@ -319,7 +331,7 @@ impl<'a> Bench<'a> {
             ));
         }
         eprintln!("{line}");
-        match server_metric(dep.ports.ws, "tcpws_streams") {
+        match server_metrics::get(dep.ports.ws, "tcpws_streams") {
             Some(v) if v == n as f64 => {}
             other => self.notes.push(format!(
                 "memory run {run}: the server's /metrics says tcpws_streams {other:?} \
@@ -332,6 +344,18 @@ impl<'a> Bench<'a> {
         drop(open);
         drop(hold);
         Ok(())
+    }
+
+    /// The hostile case, on a ws:// pair of its own.
+    fn hostile(&mut self) -> Result<hostile::Outcome, BenchError> {
+        let targets = Targets {
+            sink: self.sink.port,
+            echo: self.echo.port,
+            once: self.once.port,
+            hold: None,
+        };
+        let dir = self.scratch.path.join("hostile");
+        hostile::run(self.opts, self.tcpws, &dir, targets)
     }
 
     /// Reads the peak memory of the tunnel processes, stops them and
@@ -383,18 +407,4 @@ fn rss(pid: u32) -> Result<f64, BenchError> {
     memory::rss_bytes(pid)
         .map(|b| b as f64)
         .map_err(BenchError::io(format!("read the memory of process {pid}")))
-}
-
-/// A gauge from the plain-HTTP `/metrics` of a ws:// server.
-fn server_metric(port: u16, name: &str) -> Option<f64> {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
-        .ok()?;
-    let mut text = String::new();
-    s.read_to_string(&mut text).ok()?;
-    text.lines().find_map(|l| {
-        let (k, v) = l.split_once(' ')?;
-        (k == name).then(|| v.trim().parse().ok())?
-    })
 }

@@ -16,7 +16,12 @@
 //! * connections set up per second (connect, one byte echoed, closed by
 //!   the far end);
 //! * resident memory of each tunnel process idle and with 10,000 idle
-//!   streams open end to end, and at its peak over the other cases.
+//!   streams open end to end, and at its peak over the other cases;
+//! * with `--cases hostile` (not part of `all`), once, on a fresh ws://
+//!   pair: a healthy stream's ping-pong times idle and during each of four
+//!   attacks on the server (silent connections, links without a Hello,
+//!   out-of-order pieces, an Open flood), with the server's memory and how
+//!   soon it closed every hostile connection.
 //!
 //! Progress goes to stderr; the table (or `--json`) to stdout. Every child
 //! process is stopped and the scratch directory removed on every way out.
@@ -27,6 +32,7 @@ mod cases;
 mod certs;
 mod error;
 mod figures;
+mod hostile;
 mod launch;
 mod limits;
 mod machine;
@@ -34,7 +40,9 @@ mod memory;
 mod options;
 mod processes;
 mod report;
+mod server_metrics;
 mod stats;
+mod websocket;
 
 use std::process::ExitCode;
 

@@ -1,5 +1,5 @@
 //! What a process costs: its resident memory now and at its peak (`VmRSS`
-//! and `VmHWM` of `/proc/PID/status`) and the CPU time it has used
+//! and `VmHWM` of `/proc/PID/status`, the peak restartable) and the CPU time it has used
 //! (`utime + stime` of `/proc/PID/stat`, all its threads, counted in clock
 //! ticks, usually 10 ms).
 
@@ -13,6 +13,13 @@ pub fn rss_bytes(pid: u32) -> io::Result<u64> {
 /// The largest resident set size process `pid` has had, in bytes.
 pub fn peak_rss_bytes(pid: u32) -> io::Result<u64> {
     status_bytes(pid, "VmHWM")
+}
+
+/// Starts the count of [`peak_rss_bytes`] of process `pid` (one of ours)
+/// again from its present size (`echo 5 > /proc/PID/clear_refs`, Linux
+/// 4.0 and later).
+pub fn reset_peak_rss(pid: u32) -> io::Result<()> {
+    std::fs::write(format!("/proc/{pid}/clear_refs"), "5")
 }
 
 fn status_bytes(pid: u32, key: &str) -> io::Result<u64> {
@@ -95,5 +102,18 @@ mod tests {
         assert!(rss_bytes(me).unwrap() > 0);
         assert!(peak_rss_bytes(me).unwrap() >= rss_bytes(me).unwrap() / 2);
         assert!(cpu_secs(me).unwrap() >= 0.0);
+    }
+
+    #[test]
+    fn the_peak_starts_again_from_now() {
+        let me = std::process::id();
+        // A peak well above the present size, then let go of.
+        let big = vec![1u8; 64 << 20];
+        assert!(std::hint::black_box(&big).iter().all(|&b| b == 1));
+        drop(big);
+        let before = peak_rss_bytes(me).unwrap();
+        reset_peak_rss(me).unwrap();
+        let after = peak_rss_bytes(me).unwrap();
+        assert!(after + (32 << 20) < before, "{before} -> {after}");
     }
 }

@@ -7,6 +7,7 @@ use std::fmt;
 use argh::FromArgs;
 
 use crate::error::BenchError;
+use crate::hostile::Counts;
 
 /// Measure the tunnel against raw loopback TCP: throughput, latency, setup
 /// rate, memory and CPU, with a real server and client 1 on loopback.
@@ -34,11 +35,26 @@ pub struct BenchArgs {
     /// cases, comma-separated: raw, ws, wss (one-stream bulk over each;
     /// raw is the baseline of every ratio), streams (with the one-stream
     /// figures they are judged against), latency, setup (each over the
-    /// transports named, or all three), memory; or all (the default)
+    /// transports named, or all three), memory; or all (the default);
+    /// and hostile (attacks on a server while a healthy stream is timed,
+    /// run once; not part of all: all,hostile runs everything)
     #[argh(option)]
     pub cases: Option<String>,
+    /// hostile (a): TCP connections that never send a byte (default 10000)
+    #[argh(option)]
+    pub hostile_conns: Option<String>,
+    /// hostile (b): upgraded links that never send a Hello (default 1000)
+    #[argh(option)]
+    pub hostile_links: Option<String>,
+    /// hostile (c): one-byte out-of-order Data frames (default 100000)
+    #[argh(option)]
+    pub hostile_pieces: Option<String>,
+    /// hostile (d): links flooded with Opens until closed (default 3)
+    #[argh(option)]
+    pub hostile_floods: Option<String>,
     /// a smoke run of a few seconds: 8M, 1 run, 500 idle streams, 200
-    /// round trips and setups (options given explicitly win)
+    /// round trips and setups, hostile 1000 conns, 300 links, 5000 pieces,
+    /// 2 floods (options given explicitly win)
     #[argh(switch)]
     pub quick: bool,
     /// print the results as JSON on stdout instead of the table
@@ -92,10 +108,12 @@ pub struct Cases {
     pub latency: bool,
     pub setup: bool,
     pub memory: bool,
+    pub hostile: bool,
 }
 
 impl Cases {
-    /// Every case.
+    /// Every timed case (`all`, the default); the hostile case is asked
+    /// for by name.
     pub fn all() -> Cases {
         Cases {
             bulk: Transport::ALL.into_iter().collect(),
@@ -104,6 +122,7 @@ impl Cases {
             latency: true,
             setup: true,
             memory: true,
+            hostile: false,
         }
     }
 
@@ -111,8 +130,9 @@ impl Cases {
     /// bulk case and carry the streams, latency and setup cases; when none
     /// is named those cases run over all three.
     pub fn parse(text: &str) -> Result<Cases, BenchError> {
-        const VALID: &str = "raw, ws, wss, streams, latency, setup, memory, all";
+        const VALID: &str = "raw, ws, wss, streams, latency, setup, memory, hostile, all";
         let mut named = BTreeSet::new();
+        let mut all = false;
         let mut cases = Cases {
             bulk: BTreeSet::new(),
             over: BTreeSet::new(),
@@ -120,10 +140,11 @@ impl Cases {
             latency: false,
             setup: false,
             memory: false,
+            hostile: false,
         };
         for token in text.split(',') {
             match token.trim().to_ascii_lowercase().as_str() {
-                "all" => return Ok(Cases::all()),
+                "all" => all = true,
                 "raw" => drop(named.insert(Transport::Raw)),
                 "ws" => drop(named.insert(Transport::Ws)),
                 "wss" => drop(named.insert(Transport::Wss)),
@@ -131,6 +152,7 @@ impl Cases {
                 "latency" => cases.latency = true,
                 "setup" => cases.setup = true,
                 "memory" => cases.memory = true,
+                "hostile" => cases.hostile = true,
                 "" => {
                     return Err(BenchError::Usage(format!(
                         "--cases: expected a comma-separated list of {VALID}, got {text:?}"
@@ -142,6 +164,12 @@ impl Cases {
                     )))
                 }
             }
+        }
+        if all {
+            return Ok(Cases {
+                hostile: cases.hostile,
+                ..Cases::all()
+            });
         }
         cases.over = if named.is_empty() {
             Transport::ALL.into_iter().collect()
@@ -166,6 +194,7 @@ impl Cases {
             (self.latency, "latency"),
             (self.setup, "setup"),
             (self.memory, "memory"),
+            (self.hostile, "hostile"),
         ] {
             if on {
                 names.push(name);
@@ -187,6 +216,8 @@ pub struct Options {
     pub setups: usize,
     pub runs: usize,
     pub cases: Cases,
+    /// How much of each attack of the hostile case.
+    pub hostile: Counts,
     pub json: bool,
     pub quick: bool,
 }
@@ -197,6 +228,8 @@ pub const MESSAGE_BYTES: usize = 500;
 const SIZE_RANGE: (u64, u64) = (64 << 10, 1 << 40);
 const MAX_STREAMS: usize = 1000;
 const MAX_IDLE_STREAMS: usize = 200_000;
+/// Silent connections at once: loopback has about 28,000 ephemeral ports.
+const MAX_HOSTILE_CONNS: usize = 25_000;
 
 impl Options {
     /// Checks the command line and fills in the defaults (or the `--quick`
@@ -234,6 +267,30 @@ impl Options {
                 Some(text) => Cases::parse(text)?,
                 None => Cases::all(),
             },
+            hostile: Counts {
+                conns: count(
+                    "--hostile-conns",
+                    &args.hostile_conns,
+                    10_000,
+                    1000,
+                    MAX_HOSTILE_CONNS,
+                )?,
+                links: count(
+                    "--hostile-links",
+                    &args.hostile_links,
+                    1000,
+                    300,
+                    MAX_HOSTILE_CONNS,
+                )?,
+                pieces: count(
+                    "--hostile-pieces",
+                    &args.hostile_pieces,
+                    100_000,
+                    5000,
+                    100_000_000,
+                )?,
+                floods: count("--hostile-floods", &args.hostile_floods, 3, 2, 100)?,
+            },
             json: args.json,
             quick,
         })
@@ -242,8 +299,8 @@ impl Options {
     /// File descriptors a process of the bench needs at its peak: the
     /// bench holds one end of every idle stream (the hold backend, a
     /// process of its own, and each tunnel process about as many), or both
-    /// ends of every stream of the largest aggregate case; plus room for
-    /// everything else.
+    /// ends of every stream of the largest aggregate case, or every silent
+    /// connection of the hostile case; plus room for everything else.
     pub fn descriptors_needed(&self) -> u64 {
         let idle = if self.cases.memory {
             self.idle_streams
@@ -251,7 +308,12 @@ impl Options {
             0
         };
         let streams = self.streams.iter().copied().max().unwrap_or(0);
-        idle.max(2 * streams) as u64 + 256
+        let hostile = if self.cases.hostile {
+            self.hostile.conns.max(self.hostile.links)
+        } else {
+            0
+        };
+        idle.max(2 * streams).max(hostile) as u64 + 256
     }
 }
 
@@ -340,8 +402,21 @@ mod tests {
         assert_eq!(o.setups, 1000);
         assert_eq!(o.runs, 3);
         assert_eq!(o.cases, Cases::all());
+        assert_eq!(
+            o.hostile,
+            Counts {
+                conns: 10_000,
+                links: 1000,
+                pieces: 100_000,
+                floods: 3,
+            }
+        );
         assert!(!o.json && !o.quick);
         assert_eq!(o.descriptors_needed(), 10_256);
+        let o =
+            Options::from_args(&args(&["--cases", "hostile", "--hostile-conns", "20000"]).unwrap())
+                .unwrap();
+        assert_eq!(o.descriptors_needed(), 20_256);
     }
 
     #[test]
@@ -350,6 +425,15 @@ mod tests {
         assert_eq!(
             (o.size, o.runs, o.idle_streams, o.round_trips, o.setups),
             (8 << 20, 1, 500, 200, 200)
+        );
+        assert_eq!(
+            (
+                o.hostile.conns,
+                o.hostile.links,
+                o.hostile.pieces,
+                o.hostile.floods
+            ),
+            (1000, 300, 5000, 2)
         );
         assert!(o.json);
         let o = Options::from_args(&args(&["--quick", "--size", "1M", "--runs", "2"]).unwrap())
@@ -395,6 +479,8 @@ mod tests {
             ("--round-trips", "many"),
             ("--setups", "-3"),
             ("--idle-streams", "1000000"),
+            ("--hostile-conns", "30000"),
+            ("--hostile-floods", "0"),
         ] {
             let why = usage(Options::from_args(&args(&[opt, bad]).unwrap()));
             assert!(why.starts_with(opt), "{why}");
@@ -405,6 +491,23 @@ mod tests {
     fn cases_select_transports_and_measurements() {
         let c = Cases::parse("raw,ws,wss,streams,latency,memory,setup").unwrap();
         assert_eq!(c, Cases::all());
+        assert!(!c.hostile, "hostile is not part of all");
+        let c = Cases::parse("all,hostile").unwrap();
+        assert_eq!(
+            c,
+            Cases {
+                hostile: true,
+                ..Cases::all()
+            }
+        );
+        assert_eq!(
+            c.describe(),
+            "raw,ws,wss,streams,latency,setup,memory,hostile"
+        );
+        assert_eq!(Cases::parse("hostile,ws,all").unwrap(), c);
+        let c = Cases::parse("hostile").unwrap();
+        assert!(c.hostile && !c.memory && !c.uses(Transport::Ws));
+        assert_eq!(c.describe(), "hostile");
         let c = Cases::parse("ws").unwrap();
         assert_eq!(c.bulk, [Transport::Ws].into());
         assert!(!c.streams && !c.latency && !c.setup && !c.memory);

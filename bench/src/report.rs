@@ -12,6 +12,10 @@ pub enum Unit {
     PerSec,
     /// CPU seconds per GiB moved.
     SecsPerGib,
+    /// How many of something.
+    Count,
+    /// Yes (1) or no (0).
+    Flag,
 }
 
 impl Unit {
@@ -23,6 +27,8 @@ impl Unit {
             Unit::Bytes => "bytes",
             Unit::PerSec => "per_second",
             Unit::SecsPerGib => "cpu_seconds_per_gib",
+            Unit::Count => "count",
+            Unit::Flag => "flag",
         }
     }
 
@@ -30,6 +36,7 @@ impl Unit {
     pub fn format(self, v: f64) -> String {
         match self {
             Unit::BytesPerSec => format!("{:.0} MB/s", v / 1e6),
+            Unit::Secs if v.abs() >= 1.0 => format!("{v:.2} s"),
             Unit::Secs if v.abs() >= 0.01 => format!("{:.2} ms", v * 1e3),
             Unit::Secs => format!("{:.1} us", v * 1e6),
             Unit::Bytes if v.abs() >= 1e6 => format!("{:.1} MB", v / 1e6),
@@ -37,6 +44,9 @@ impl Unit {
             Unit::Bytes => format!("{v:.0} B"),
             Unit::PerSec => format!("{v:.0} /s"),
             Unit::SecsPerGib => format!("{v:.2} s/GiB"),
+            Unit::Count => format!("{v:.0}"),
+            Unit::Flag if v != 0.0 => "yes".into(),
+            Unit::Flag => "no".into(),
         }
     }
 }
@@ -97,6 +107,8 @@ pub struct Report {
     /// Things seen along the way: the tunnel processes' warnings, checks
     /// that did not hold.
     pub notes: Vec<String>,
+    /// The hostile case in detail, for the JSON.
+    pub hostile: Option<Value>,
 }
 
 impl Report {
@@ -107,65 +119,43 @@ impl Report {
         (passes, judged.len() - passes)
     }
 
-    /// The table: one line per row, a blank line between groups of rows.
+    /// The table: one line per row, a blank line between groups of rows;
+    /// the hostile case's rows apart, in a table of their own whose
+    /// baseline column is the healthy stream without attack.
     pub fn table(&self) -> String {
-        let head = [
-            "figure",
-            "raw loopback",
-            "tunnel",
-            "ratio",
-            "target",
-            "result",
-        ];
-        let mut cells: Vec<[String; 6]> = Vec::new();
-        let mut groups: Vec<&str> = Vec::new();
-        for r in &self.rows {
-            let dash = || "-".to_string();
-            cells.push([
-                r.label.clone(),
-                r.raw.map_or_else(dash, |v| r.unit.format(v)),
-                r.value.map_or_else(dash, |v| r.unit.format(v)),
-                r.ratio()
-                    .map_or_else(dash, |x| format!("{:.0} %", x * 100.0)),
-                r.target.as_ref().map_or_else(dash, |t| t.text.clone()),
-                match r.pass() {
-                    Some(true) => "PASS".into(),
-                    Some(false) => "MISS".into(),
-                    None => dash(),
-                },
-            ]);
-            groups.push(r.group.as_str());
+        let (hostile, main): (Vec<&Row>, Vec<&Row>) = self
+            .rows
+            .iter()
+            .partition(|r| r.group.starts_with(crate::hostile::GROUP));
+        let mut out = String::new();
+        if !main.is_empty() || hostile.is_empty() {
+            out.push_str(&render(
+                [
+                    "figure",
+                    "raw loopback",
+                    "tunnel",
+                    "ratio",
+                    "target",
+                    "result",
+                ],
+                &main,
+            ));
         }
-        let mut width = head.map(|h| h.chars().count());
-        for row in &cells {
-            for (w, c) in width.iter_mut().zip(row) {
-                *w = (*w).max(c.chars().count());
-            }
-        }
-        let line = |cols: [&str; 6]| {
-            let [a, b, c, d, e, f] = cols;
-            let text = format!(
-                "{a:<w0$}  {b:>w1$}  {c:>w2$}  {d:>w3$}  {e:<w4$}  {f}",
-                w0 = width[0],
-                w1 = width[1],
-                w2 = width[2],
-                w3 = width[3],
-                w4 = width[4],
-            );
-            format!("{}\n", text.trim_end())
-        };
-        let mut out = line(head);
-        let rule: Vec<String> = width.iter().map(|&w| "-".repeat(w)).collect();
-        out.push_str(&line([
-            &rule[0], &rule[1], &rule[2], &rule[3], &rule[4], &rule[5],
-        ]));
-        for (i, row) in cells.iter().enumerate() {
-            if i > 0 && groups[i] != groups[i - 1] {
+        if !hostile.is_empty() {
+            if !out.is_empty() {
                 out.push('\n');
             }
-            out.push_str(&line([
-                &row[0], &row[1], &row[2], &row[3], &row[4], &row[5],
-            ]));
+            out.push_str(&render(
+                [
+                    "hostile case",
+                    "idle",
+                    "under attack",
+                    "ratio",
+                    "target",
+                    "result",
+                ],
+                &hostile,
+            ));
         }
         out
     }
@@ -198,8 +188,64 @@ impl Report {
                 "samples": r.samples,
             })).collect::<Vec<_>>(),
             "notes": self.notes,
+            "hostile": self.hostile,
         })
     }
+}
+
+/// Rows under `head`, columns aligned, a blank line between groups.
+fn render(head: [&str; 6], rows: &[&Row]) -> String {
+    let mut cells: Vec<[String; 6]> = Vec::new();
+    let mut groups: Vec<&str> = Vec::new();
+    for r in rows {
+        let dash = || "-".to_string();
+        cells.push([
+            r.label.clone(),
+            r.raw.map_or_else(dash, |v| r.unit.format(v)),
+            r.value.map_or_else(dash, |v| r.unit.format(v)),
+            r.ratio()
+                .map_or_else(dash, |x| format!("{:.0} %", x * 100.0)),
+            r.target.as_ref().map_or_else(dash, |t| t.text.clone()),
+            match r.pass() {
+                Some(true) => "PASS".into(),
+                Some(false) => "MISS".into(),
+                None => dash(),
+            },
+        ]);
+        groups.push(r.group.as_str());
+    }
+    let mut width = head.map(|h| h.chars().count());
+    for row in &cells {
+        for (w, c) in width.iter_mut().zip(row) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+    let line = |cols: [&str; 6]| {
+        let [a, b, c, d, e, f] = cols;
+        let text = format!(
+            "{a:<w0$}  {b:>w1$}  {c:>w2$}  {d:>w3$}  {e:<w4$}  {f}",
+            w0 = width[0],
+            w1 = width[1],
+            w2 = width[2],
+            w3 = width[3],
+            w4 = width[4],
+        );
+        format!("{}\n", text.trim_end())
+    };
+    let mut out = line(head);
+    let rule: Vec<String> = width.iter().map(|&w| "-".repeat(w)).collect();
+    out.push_str(&line([
+        &rule[0], &rule[1], &rule[2], &rule[3], &rule[4], &rule[5],
+    ]));
+    for (i, row) in cells.iter().enumerate() {
+        if i > 0 && groups[i] != groups[i - 1] {
+            out.push('\n');
+        }
+        out.push_str(&line([
+            &row[0], &row[1], &row[2], &row[3], &row[4], &row[5],
+        ]));
+    }
+    out
 }
 
 #[cfg(test)]
@@ -251,6 +297,7 @@ mod tests {
                 },
             ],
             notes: vec!["a note".into()],
+            hostile: None,
         }
     }
 
@@ -265,6 +312,12 @@ mod tests {
         assert_eq!(Unit::Bytes.format(12.0), "12 B");
         assert_eq!(Unit::PerSec.format(4321.4), "4321 /s");
         assert_eq!(Unit::SecsPerGib.format(0.456), "0.46 s/GiB");
+        assert_eq!(Unit::Secs.format(5.004), "5.00 s");
+        assert_eq!(Unit::Count.format(10_000.0), "10000");
+        assert_eq!(
+            (Unit::Flag.format(1.0), Unit::Flag.format(0.0)),
+            ("yes".into(), "no".into())
+        );
     }
 
     #[test]
@@ -290,6 +343,42 @@ mod tests {
             "added RTT p50, ws srv-listen             -    31.2 us      -  <= 25 us        MISS"
         );
         assert_eq!(lines.len(), 6);
+    }
+
+    #[test]
+    fn hostile_rows_get_a_table_of_their_own() {
+        let mut r = report();
+        r.rows.push(Row {
+            id: "hostile.silent_tcp.rtt_p99".into(),
+            label: "(a) healthy RTT p99".into(),
+            group: "hostile.silent_tcp".into(),
+            unit: Unit::Secs,
+            raw: Some(100e-6),
+            value: Some(150e-6),
+            samples: vec![150e-6],
+            target: Some(Target {
+                text: "<= 200 % of idle".into(),
+                pass: Some(true),
+            }),
+        });
+        let t = r.table();
+        let lines: Vec<&str> = t.lines().collect();
+        assert_eq!(lines.len(), 10);
+        assert_eq!(lines[6], "");
+        assert_eq!(
+            lines[7],
+            "hostile case             idle  under attack  ratio  target            result"
+        );
+        assert!(
+            lines[9].ends_with("150 %  <= 200 % of idle  PASS"),
+            "{}",
+            lines[9]
+        );
+        // The first table is as it was.
+        assert_eq!(lines[..6], report().table().lines().collect::<Vec<_>>()[..]);
+        r.rows.drain(..3);
+        assert!(r.table().starts_with("hostile case"));
+        assert_eq!(r.score(), (1, 0));
     }
 
     #[test]

@@ -44,6 +44,8 @@ pub enum ProtocolError {
         end: u64,
         limit: u64,
     },
+    /// The peer made us refuse more Opens in a second than an app could.
+    OpenFlood { refused: u32 },
     /// The peer left more control frames unacknowledged than a session keeps.
     ControlBacklog { pending: usize, limit: usize },
     /// Data cut into more out-of-order pieces than a stream holds, or whose
@@ -106,6 +108,12 @@ impl fmt::Display for ProtocolError {
             ProtocolError::FlowControl { stream, end, limit } => write!(
                 f,
                 "flow control violation: {stream}: data up to offset {end} exceeds the credit of {limit}"
+            ),
+            ProtocolError::OpenFlood { refused } => write!(
+                f,
+                "protocol violation: {refused} opens refused within a second, more than \
+                 the {} a session may cause",
+                crate::endpoint::MAX_REFUSED_OPENS_PER_SEC
             ),
             ProtocolError::ControlBacklog { pending, limit } => write!(
                 f,

@@ -9,9 +9,9 @@ use std::time::{Duration, Instant};
 const BURST: u32 = 10;
 const PERIOD: Duration = Duration::from_secs(1);
 
-/// One kind of line.
+/// One kind of line (the runtime uses it too, for its own peer-caused lines).
 #[derive(Debug, Default)]
-pub(crate) struct LogLimit {
+pub struct LogLimit {
     period_start: Option<Instant>,
     used: u32,
     held_back: u64,
@@ -20,7 +20,7 @@ pub(crate) struct LogLimit {
 impl LogLimit {
     /// Whether a line may be logged at `now`; if so, a note of how many
     /// were held back since the last one ("" when none), to append to it.
-    pub(crate) fn allow(&mut self, now: Instant) -> Option<String> {
+    pub fn allow(&mut self, now: Instant) -> Option<String> {
         let current = matches!(
             self.period_start,
             Some(start) if now.saturating_duration_since(start) < PERIOD
@@ -44,13 +44,15 @@ impl LogLimit {
 
 /// The limited kinds of an endpoint.
 #[derive(Debug, Default)]
-pub(crate) struct LogLimits {
+pub struct LogLimits {
     /// Opens refused (unknown tunnel, limits).
     pub(crate) refused_opens: LogLimit,
     /// Handshakes refused or timed out.
     pub(crate) handshakes: LogLimit,
     /// Links closed for a protocol violation.
     pub(crate) violations: LogLimit,
+    /// Sessions replaced by a new one of the same client.
+    pub(crate) new_sessions: LogLimit,
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ use std::time::Instant;
 use crate::control::ControlChannel;
 use crate::frame::{self, Frame, DATA_OVERHEAD};
 use crate::ids::{ClientId, LinkId, StreamId};
+use crate::rate::Rate;
 use crate::stream::Stream;
 
 /// Largest Data payload per frame, so one bulk stream cannot hog a message.
@@ -44,6 +45,8 @@ pub(crate) struct Session {
     ack_ready: VecDeque<StreamId>,
     /// (stream, offset) acks for data that arrived for forgotten streams.
     stale_acks: VecDeque<(StreamId, u64)>,
+    /// The peer's Opens we refused, this second.
+    pub(crate) refused_opens: Rate,
 }
 
 impl Session {
@@ -70,6 +73,7 @@ impl Session {
             tx_ready: VecDeque::new(),
             ack_ready: VecDeque::new(),
             stale_acks: VecDeque::new(),
+            refused_opens: Rate::default(),
         }
     }
 

@@ -95,6 +95,7 @@ impl Node {
             random: SystemRandom::new(),
             connections_shed: 0,
             shed_logged: None,
+            port_refusals: Default::default(),
             settings,
         };
         if inner.endpoint.role() == Role::Server {

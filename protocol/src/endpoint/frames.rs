@@ -6,6 +6,10 @@ use log::{debug, info, warn};
 
 use super::*;
 
+/// Most Opens of one session the endpoint refuses in a second; past it
+/// the peer's link is closed.
+pub(crate) const MAX_REFUSED_OPENS_PER_SEC: u32 = 1024;
+
 impl Endpoint {
     pub(super) fn process_frame(
         &mut self,
@@ -195,6 +199,12 @@ impl Endpoint {
             return Ok(());
         }
         let reason = refusal.unwrap_or_default();
+        // An honest peer opens a stream per connection its app made; one
+        // that makes us refuse faster than this is flooding the loop.
+        let refused = session.refused_opens.note(now);
+        if refused > MAX_REFUSED_OPENS_PER_SEC {
+            return Err(ProtocolError::OpenFlood { refused });
+        }
         session.control.push(Control::OpenResult {
             stream,
             accepted: false,

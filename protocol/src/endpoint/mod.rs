@@ -15,6 +15,7 @@ mod sessions;
 mod slot;
 mod streams;
 
+pub(crate) use frames::MAX_REFUSED_OPENS_PER_SEC;
 use slot::Sessions;
 pub(crate) use slot::Slot;
 

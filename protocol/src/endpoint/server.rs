@@ -72,14 +72,17 @@ impl Endpoint {
                     (false, Some(addr)) => format!("last seen on {addr}, link down"),
                     (_, None) => "never linked".to_string(),
                 };
-                warn!(
-                    "{client} from {peer} starts a new session, replacing its session ({was}){}",
-                    if self.config.shared_secret.is_some() {
+                if let Some(note) = self.log_limits.new_sessions.allow(now) {
+                    let proved = if self.config.shared_secret.is_some() {
                         "; it proved the shared secret"
                     } else {
                         ""
-                    }
-                );
+                    };
+                    warn!(
+                        "{client} from {peer} starts a new session, replacing its session \
+                         ({was}){proved}{note}"
+                    );
+                }
                 self.end_session(slot, "the client started a new session", now, false);
             }
             let token = self.links.get(&link).map_or(1, |l| l.up.token.max(1));

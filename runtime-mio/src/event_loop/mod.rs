@@ -23,6 +23,7 @@ use mio::event::Event;
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token};
 use ring::rand::SystemRandom;
+use tcpws_protocol::log_limit::LogLimit;
 use tcpws_protocol::{ConnId, Endpoint, LinkId, Output, TunnelId};
 
 use crate::error::RuntimeError;
@@ -112,6 +113,9 @@ pub(crate) struct EventLoop {
     pub(crate) connections_shed: u64,
     /// When a shed connection was last logged (one line per second at most).
     pub(crate) shed_logged: Option<Instant>,
+    /// Refusals on the server port (bad heads, TLS failures, deadlines):
+    /// a peer can cause them at will, so their lines are limited.
+    pub(crate) port_refusals: LogLimit,
 }
 
 impl EventLoop {

@@ -177,7 +177,9 @@ impl EventLoop {
                     return;
                 }
                 incoming::Step::TlsFailed(why) => {
-                    warn!("refused a connection from {peer} on the server port: TLS handshake failed: {why}");
+                    if let Some(note) = self.port_refusals.allow(now) {
+                        warn!("refused a connection from {peer} on the server port: TLS handshake failed: {why}{note}");
+                    }
                     let Some(inc) = self.incoming.remove(&token) else {
                         return;
                     };
@@ -187,10 +189,12 @@ impl EventLoop {
                     return;
                 }
                 incoming::Step::PlainOnTls(line) => {
-                    warn!(
-                        "refused a connection from {peer} on the server port: plain HTTP on a TLS \
-                         port ({line:?}); the client's serverUrl must be https:// or wss://"
-                    );
+                    if let Some(note) = self.port_refusals.allow(now) {
+                        warn!(
+                            "refused a connection from {peer} on the server port: plain HTTP on a TLS \
+                             port ({line:?}); the client's serverUrl must be https:// or wss://{note}"
+                        );
+                    }
                     let Some(inc) = self.incoming.remove(&token) else {
                         return;
                     };
@@ -205,7 +209,9 @@ impl EventLoop {
                     return;
                 }
                 incoming::Step::Bad(err) => {
-                    warn!("refused a connection from {peer} on the server port: {err}");
+                    if let Some(note) = self.port_refusals.allow(now) {
+                        warn!("refused a connection from {peer} on the server port: {err}{note}");
+                    }
                     self.respond(token, error_response(err.status(), &err.to_string()), now);
                     return;
                 }
@@ -233,11 +239,13 @@ impl EventLoop {
                             return;
                         }
                         Route::Reject { status, why } => {
-                            warn!(
-                                "refused {} {} from {peer}: {status} {why}",
-                                printable(&head.method),
-                                printable(&head.target)
-                            );
+                            if let Some(note) = self.port_refusals.allow(now) {
+                                warn!(
+                                    "refused {} {} from {peer}: {status} {why}{note}",
+                                    printable(&head.method),
+                                    printable(&head.target)
+                                );
+                            }
                             self.respond(token, error_response(status, &why), now);
                             return;
                         }
@@ -293,24 +301,30 @@ impl EventLoop {
         let peer = inc.peer;
         match inc.phase() {
             incoming::Phase::TlsHandshake => {
-                warn!(
-                    "refused a connection from {peer} on the server port: no TLS handshake within {}s",
-                    self.settings.protocol.handshake_timeout.as_secs_f64()
-                );
+                if let Some(note) = self.port_refusals.allow(now) {
+                    warn!(
+                        "refused a connection from {peer} on the server port: no TLS handshake within {}s{note}",
+                        self.settings.protocol.handshake_timeout.as_secs_f64()
+                    );
+                }
                 self.drop_incoming(token);
             }
             incoming::Phase::ReadingHead => {
-                warn!(
-                    "refused a connection from {peer} on the server port: no request within {}s",
-                    self.settings.protocol.handshake_timeout.as_secs_f64()
-                );
+                if let Some(note) = self.port_refusals.allow(now) {
+                    warn!(
+                        "refused a connection from {peer} on the server port: no request within {}s{note}",
+                        self.settings.protocol.handshake_timeout.as_secs_f64()
+                    );
+                }
                 let out = error_response(408, "no complete request head in time");
                 self.respond(token, out, now);
             }
             incoming::Phase::Upgrading => {
-                warn!(
-                    "dropped a WebSocket upgrade from {peer}: the answer could not be sent in time"
-                );
+                if let Some(note) = self.port_refusals.allow(now) {
+                    warn!(
+                        "dropped a WebSocket upgrade from {peer}: the answer could not be sent in time{note}"
+                    );
+                }
                 self.drop_incoming(token);
             }
         }

@@ -27,11 +27,34 @@ pub(crate) fn bind_any(addrs: &[SocketAddr]) -> io::Result<TcpListener> {
     let mut last = io::Error::new(io::ErrorKind::NotFound, "no address to bind");
     for &addr in addrs {
         match TcpListener::bind(addr) {
-            Ok(listener) => return Ok(listener),
+            Ok(listener) => {
+                deepen_backlog(&listener);
+                return Ok(listener);
+            }
             Err(e) => last = e,
         }
     }
     Err(last)
+}
+
+/// Connections the kernel queues for `accept` on our listen sockets. mio
+/// (like std) asks for 128; a burst of connects past that (a flood, or
+/// many clients at once) then waits a second for a SYN resend. The kernel
+/// caps it at `net.core.somaxconn`.
+const BACKLOG: libc::c_int = 1024;
+
+/// Asks again for a longer accept queue; Linux takes a second `listen`
+/// on a listening socket as a new backlog. Failing leaves mio's 128.
+fn deepen_backlog(listener: &TcpListener) {
+    use std::os::fd::AsRawFd;
+    // SAFETY: the fd belongs to `listener`, open for the whole call.
+    let rc = unsafe { libc::listen(listener.as_raw_fd(), BACKLOG) };
+    if rc != 0 {
+        log::debug!(
+            "cannot deepen the accept queue to {BACKLOG}: {}",
+            io::Error::last_os_error()
+        );
+    }
 }
 
 /// Resolves and binds `host:port`.

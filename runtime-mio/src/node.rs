@@ -96,6 +96,7 @@ impl Node {
             connections_shed: 0,
             shed_logged: None,
             port_refusals: Default::default(),
+            listener_queued: false,
             settings,
         };
         if inner.endpoint.role() == Role::Server {

@@ -113,6 +113,8 @@ pub(crate) struct EventLoop {
     pub(crate) connections_shed: u64,
     /// When a shed connection was last logged (one line per second at most).
     pub(crate) shed_logged: Option<Instant>,
+    /// The server port waits in the ready queue for more accepts.
+    pub(crate) listener_queued: bool,
     /// Refusals on the server port (bad heads, TLS failures, deadlines):
     /// a peer can cause them at will, so their lines are limited.
     pub(crate) port_refusals: LogLimit,
@@ -254,6 +256,10 @@ impl EventLoop {
             match self.ready.pop() {
                 Some(Ready::Conn(id)) => self.read_conn_once(id, now),
                 Some(Ready::Link(id)) => self.read_link_once(id, now),
+                Some(Ready::ServerListener) => {
+                    self.listener_queued = false;
+                    self.accept_incoming(now);
+                }
                 None => break,
             }
         }

@@ -10,6 +10,8 @@ use tcpws_protocol::{ConnId, LinkId};
 pub(crate) enum Ready {
     Link(LinkId),
     Conn(ConnId),
+    /// The server port, when a turn's accepts did not reach `WouldBlock`.
+    ServerListener,
 }
 
 /// Sockets in the order their turns come, each at most once: the socket's

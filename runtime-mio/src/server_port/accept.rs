@@ -9,6 +9,7 @@ use log::{debug, error, info, trace, warn};
 use mio::{Interest, Token};
 
 use crate::error::RuntimeError;
+use crate::event_loop::ready::Ready;
 use crate::event_loop::timers::Deadline;
 use crate::event_loop::{EventLoop, Owner};
 use crate::link::closing::{Closing, CLOSE_LINGER};
@@ -30,6 +31,9 @@ use tcpws_protocol::frame::printable;
 /// handshake); more are closed as soon as accepted and counted in
 /// `tcpws_connections_shed_total`. Two honest clients need two.
 pub const MAX_UNAUTHENTICATED: usize = 256;
+
+/// Connections accepted per turn of the loop before others get theirs.
+const ACCEPTS_PER_TURN: usize = 32;
 
 impl EventLoop {
     /// Connections on the server port not yet carrying a session: in TLS
@@ -82,10 +86,18 @@ impl EventLoop {
         Ok(())
     }
 
-    /// A readable event on the server port: accepts until `WouldBlock`; at
+    /// A readable event on the server port: accepts until `WouldBlock`, at
+    /// most [`ACCEPTS_PER_TURN`] at a time (then the port takes its turn in
+    /// the ready queue again, so a connect flood cannot hold the loop); at
     /// the open-files limit the waiting connections are shed.
     pub(crate) fn accept_incoming(&mut self, now: Instant) {
-        loop {
+        for accepted in 0.. {
+            if accepted == ACCEPTS_PER_TURN {
+                let mut queued = self.listener_queued;
+                self.ready.push(Ready::ServerListener, &mut queued);
+                self.listener_queued = queued;
+                return;
+            }
             let Some((listener, _)) = &self.server_listener else {
                 return;
             };

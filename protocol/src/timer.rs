@@ -1,6 +1,6 @@
 //! Every deadline of an endpoint, in one table.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
 
 use crate::endpoint::Slot;
@@ -33,36 +33,45 @@ pub(crate) enum Timer {
     Dial(ConnId),
 }
 
-/// Deadlines by timer. Setting replaces; firing removes.
+/// Deadlines by timer. Setting replaces; firing removes. Indexed both
+/// ways, so the next deadline and the due timers cost O(log n) however
+/// many links, streams and dials have timers.
 #[derive(Debug, Default)]
 pub(crate) struct TimerTable {
     deadlines: BTreeMap<Timer, Instant>,
+    by_time: BTreeSet<(Instant, Timer)>,
 }
 
 impl TimerTable {
     pub(crate) fn set(&mut self, timer: Timer, at: Instant) {
-        self.deadlines.insert(timer, at);
+        if let Some(old) = self.deadlines.insert(timer, at) {
+            self.by_time.remove(&(old, timer));
+        }
+        self.by_time.insert((at, timer));
     }
 
     pub(crate) fn cancel(&mut self, timer: Timer) {
-        self.deadlines.remove(&timer);
+        if let Some(old) = self.deadlines.remove(&timer) {
+            self.by_time.remove(&(old, timer));
+        }
     }
 
     /// The earliest deadline.
     pub(crate) fn next(&self) -> Option<Instant> {
-        self.deadlines.values().min().copied()
+        self.by_time.first().map(|(at, _)| *at)
     }
 
-    /// Removes and returns the timers due at `now`, in a fixed order.
+    /// Removes and returns the timers due at `now`, earliest first (ties
+    /// in a fixed order).
     pub(crate) fn take_expired(&mut self, now: Instant) -> Vec<Timer> {
-        let due: Vec<Timer> = self
-            .deadlines
-            .iter()
-            .filter(|(_, at)| **at <= now)
-            .map(|(t, _)| *t)
-            .collect();
-        for t in &due {
-            self.deadlines.remove(t);
+        let mut due = Vec::new();
+        while let Some(&(at, timer)) = self.by_time.first() {
+            if at > now {
+                break;
+            }
+            self.by_time.pop_first();
+            self.deadlines.remove(&timer);
+            due.push(timer);
         }
         due
     }
@@ -88,5 +97,48 @@ mod tests {
         assert!(table.take_expired(t0 + Duration::from_secs(1)).is_empty());
         table.cancel(Timer::ListenBlackoutEnd);
         assert_eq!(table.next(), None);
+    }
+
+    quickcheck::quickcheck! {
+        /// Sets, cancels and expiries in any order agree with a plain map
+        /// scanned in full: same next deadline, same timers due, each once.
+        fn the_index_agrees_with_a_scan(ops: Vec<(u8, u8, u8)>) -> bool {
+            let t0 = crate::test_origin();
+            let mut table = TimerTable::default();
+            let mut model: BTreeMap<Timer, Instant> = BTreeMap::new();
+            let mut now = t0;
+            for (op, which, at) in ops {
+                let timer = Timer::LinkIdle(LinkId(u64::from(which % 8)));
+                let at = t0 + Duration::from_millis(u64::from(at));
+                match op % 3 {
+                    0 => {
+                        table.set(timer, at);
+                        model.insert(timer, at);
+                    }
+                    1 => {
+                        table.cancel(timer);
+                        model.remove(&timer);
+                    }
+                    _ => {
+                        now += Duration::from_millis(u64::from(at.duration_since(t0).as_millis() as u64 % 50));
+                        let mut want: Vec<(Instant, Timer)> = model
+                            .iter()
+                            .filter(|(_, a)| **a <= now)
+                            .map(|(t, a)| (*a, *t))
+                            .collect();
+                        want.sort();
+                        model.retain(|_, a| *a > now);
+                        let got = table.take_expired(now);
+                        if got != want.into_iter().map(|(_, t)| t).collect::<Vec<_>>() {
+                            return false;
+                        }
+                    }
+                }
+                if table.next() != model.values().min().copied() {
+                    return false;
+                }
+            }
+            true
+        }
     }
 }

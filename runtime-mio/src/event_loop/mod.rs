@@ -54,6 +54,9 @@ pub const SCRATCH: usize = 256 * 1024;
 /// frames, and for tunnel connections to write what they hold; a little
 /// longer than the protocol's own drain bound, so it resets what is left.
 const SHUTDOWN_BOUND: Duration = Duration::from_millis(2500);
+/// Runtime deadlines (handshakes, closing sockets) run per wakeup.
+const DEADLINES_PER_TURN: usize = 32;
+
 /// Reads per `pump` before the loop polls again (fairness bound).
 const READ_TURNS: usize = 64;
 
@@ -361,10 +364,16 @@ impl EventLoop {
         }
     }
 
-    /// Runs the runtime deadlines that are due, then the protocol's timeout
+    /// Runs the runtime deadlines that are due, at most
+    /// [`DEADLINES_PER_TURN`] (more due make the next poll return at once,
+    /// after other sockets had their events: a wave of handshake deadlines
+    /// from a flood does not stall the loop), then the protocol's timeout
     /// if it is due.
     fn fire_timers(&mut self, now: Instant) {
-        while let Some(deadline) = self.timers.pop_due(now) {
+        for _ in 0..DEADLINES_PER_TURN {
+            let Some(deadline) = self.timers.pop_due(now) else {
+                break;
+            };
             match deadline {
                 Deadline::Incoming(token) => self.incoming_deadline(token, now),
                 Deadline::Closing(token) => {

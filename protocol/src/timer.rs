@@ -120,7 +120,7 @@ mod tests {
                         model.remove(&timer);
                     }
                     _ => {
-                        now += Duration::from_millis(u64::from(at.duration_since(t0).as_millis() as u64 % 50));
+                        now += Duration::from_millis(at.duration_since(t0).as_millis() as u64 % 50);
                         let mut want: Vec<(Instant, Timer)> = model
                             .iter()
                             .filter(|(_, a)| **a <= now)

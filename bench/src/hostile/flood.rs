@@ -139,7 +139,7 @@ pub fn open_flood(port: u16, links: usize, least: Duration) -> Result<Effect, Be
         ("opened", "links (sessions) flooded".into(), e.opened as f64),
         (
             "opens_answered",
-            format!("most Opens refused on one link (limit {BACKLOG_LIMIT})"),
+            format!("most Opens refused on one link (bounds: 1024 a second, {BACKLOG_LIMIT} unacknowledged)"),
             most_answered as f64,
         ),
     ];

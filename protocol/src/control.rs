@@ -50,9 +50,11 @@ impl ControlChannel {
         self.received
     }
 
-    /// Frames kept for the peer: unsent, or sent and not acknowledged.
-    pub(crate) fn backlog(&self) -> usize {
-        self.unsent.len() + self.inflight.len()
+    /// Frames sent and not yet acknowledged: what a peer that never
+    /// acknowledges makes us keep. (Unsent frames are our own, queued while
+    /// the link was down; they go out and are acknowledged on a resume.)
+    pub(crate) fn unacknowledged(&self) -> usize {
+        self.inflight.len()
     }
 
     /// Frames waiting for the link.

@@ -159,6 +159,7 @@ impl Session {
     pub(crate) fn resume(&mut self, link: LinkId, peer_control_received: u64) {
         self.link = Some(link);
         self.down_since = None;
+        self.refused_opens = Rate::default();
         self.control.resume(peer_control_received);
         let ids: Vec<StreamId> = self.streams.keys().copied().collect();
         for id in ids {

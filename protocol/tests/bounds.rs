@@ -60,6 +60,9 @@ fn an_open_flood_closes_the_link_and_an_honest_rate_does_not() {
         .handle_message(link, &refused_opens(seq, id, 1025), now);
     let reason = closed(&mut p).expect("closed");
     assert!(reason.contains("opens refused within a second"), "{reason}");
+    // Even the Open that tripped the bound was answered: its refusal waits
+    // for the resume with the others.
+    assert_eq!(p.server.ep.stats().opens_refused, 3000 + 1025);
     assert_eq!(
         p.server.ep.stats().sessions,
         1,
@@ -95,4 +98,32 @@ fn a_peer_that_never_acknowledges_is_closed_at_the_backlog_bound() {
     let reason = reason.expect("closed at the bound");
     assert!(reason.contains("more than the 1040"), "{reason}");
     assert!(seq > 1040, "not before the bound");
+}
+
+/// Frames we queued ourselves while the link was down are not the peer's
+/// fault: a resume with more of them than the bound is not refused.
+#[test]
+fn a_resume_after_a_busy_outage_is_not_refused() {
+    let mut p = Pair::with(|c: &mut Config| c.max_streams = 4);
+    let now = p.now;
+    p.server.ep.handle_link_down(p.link, "cut", now);
+    p.client.ep.handle_link_down(p.link, "cut", now);
+    // The client's apps connect and reset 600 times meanwhile: an Open and
+    // a Reset each, 1200 frames queued for the server.
+    let mut accepted = 0;
+    for _ in 0..600 {
+        if let Some(conn) = p.client.ep.handle_accept(tcpws_protocol::TunnelId(0), now) {
+            p.client.ep.handle_app_reset(conn, "gone", now);
+            accepted += 1;
+        }
+    }
+    assert_eq!(accepted, 600, "the client accepts while its link is down");
+    p.advance(Duration::from_secs(1));
+    p.link = tcpws_protocol::LinkId(2);
+    p.server.ep.handle_link_up(p.link, support::up(), p.now);
+    p.client.ep.handle_link_up(p.link, support::up(), p.now);
+    p.pump();
+    assert_eq!(p.server.ep.stats().protocol_errors, 0);
+    assert_eq!(p.client.ep.stats().protocol_errors, 0);
+    assert_eq!(p.server.ep.stats().resumes, 1);
 }

@@ -199,18 +199,20 @@ impl Endpoint {
             return Ok(());
         }
         let reason = refusal.unwrap_or_default();
-        // An honest peer opens a stream per connection its app made; one
-        // that makes us refuse faster than this is flooding the loop.
-        let refused = session.refused_opens.note(now);
-        if refused > MAX_REFUSED_OPENS_PER_SEC {
-            return Err(ProtocolError::OpenFlood { refused });
-        }
+        // Answered in any case: the Open counts as delivered.
         session.control.push(Control::OpenResult {
             stream,
             accepted: false,
             reason: reason.clone(),
         });
+        // An honest peer opens a stream per connection its app made; one
+        // that makes us refuse faster than this is flooding the loop. The
+        // count restarts with each link, so a resume is not held against it.
+        let refused = session.refused_opens.note(now);
         self.stats.opens_refused += 1;
+        if refused > MAX_REFUSED_OPENS_PER_SEC {
+            return Err(ProtocolError::OpenFlood { refused });
+        }
         if let Some(note) = self.log_limits.refused_opens.allow(now) {
             warn!("refusing {stream}: {reason}{note}");
         }

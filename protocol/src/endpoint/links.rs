@@ -83,7 +83,9 @@ impl Endpoint {
     pub fn handle_violation(&mut self, link: LinkId, reason: &str, now: Instant) {
         if self.links.contains_key(&link) {
             self.stats.protocol_errors += 1;
-            warn!("closing {link}: {}", frame::printable(reason));
+            if let Some(note) = self.log_limits.violations.allow(now) {
+                warn!("closing {link}: {}{note}", frame::printable(reason));
+            }
             self.close_link(link, reason.to_owned(), now);
         }
     }
@@ -128,14 +130,17 @@ impl Endpoint {
 
     /// A peer that keeps making us answer (refused Opens, say) and never
     /// acknowledges would grow our control queue without end: past
-    /// [`Endpoint::control_backlog_limit`] frames its link is closed.
+    /// [`Endpoint::control_backlog_limit`] frames sent and unacknowledged its
+    /// link is closed. Frames we queued ourselves while the link was down do
+    /// not count until they are sent, so a resume after a long outage is
+    /// never refused.
     fn check_backlog(&self, link: LinkId) -> Result<(), ProtocolError> {
         let Some(slot) = self.links.get(&link).and_then(|l| l.slot) else {
             return Ok(());
         };
         let pending = self.sessions[slot]
             .as_ref()
-            .map_or(0, |s| s.control.backlog());
+            .map_or(0, |s| s.control.unacknowledged());
         let limit = self.control_backlog_limit();
         if pending > limit {
             return Err(ProtocolError::ControlBacklog { pending, limit });

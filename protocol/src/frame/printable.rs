@@ -17,7 +17,7 @@ pub struct Printable<'a>(&'a str);
 impl fmt::Display for Printable<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for c in self.0.chars() {
-            if c.is_control() {
+            if shown_escaped(c) {
                 write!(f, "{}", c.escape_default())?;
             } else {
                 fmt::Write::write_char(f, c)?;
@@ -25,6 +25,17 @@ impl fmt::Display for Printable<'_> {
         }
         Ok(())
     }
+}
+
+/// Control characters, and the ones that move or reorder text on a
+/// terminal: line and paragraph separators, bidirectional controls.
+fn shown_escaped(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{2028}' | '\u{2029}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}'
+                | '\u{2066}'..='\u{2069}'
+        )
 }
 
 #[cfg(test)]
@@ -41,5 +52,9 @@ mod tests {
             "bye\\n[2026-12-01T00:00:00Z INFO] client 1 is active\\r\\u{1b}[2J\\u{0}"
         );
         assert_eq!(printable("plain, ünïcode").to_string(), "plain, ünïcode");
+        assert_eq!(
+            printable("a\u{2028}b\u{202e}c").to_string(),
+            "a\\u{2028}b\\u{202e}c"
+        );
     }
 }

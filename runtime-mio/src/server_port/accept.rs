@@ -154,6 +154,12 @@ impl EventLoop {
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                // A connection that died in the queue: the others wait behind it.
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::ConnectionAborted | io::ErrorKind::ConnectionReset
+                    ) => {}
                 Err(e) if FdReserve::is_exhaustion(&e) => {
                     let Some((listener, _)) = &self.server_listener else {
                         return;

@@ -57,10 +57,12 @@ fn switch_to(c: &Cluster, to: u8) {
     // The trigger keeps working after the switch.
     echo_once(&mut trigger, b"after the switch");
     // Both reopen standby_close later (+-1 s).
+    // Both: the server binds them one after the other, and the second
+    // is used below (seen in CI: s2 refused a moment after s1 reopened).
     let reopened = wait_until(
         "server listen sockets reopen",
         D + Duration::from_secs(2),
-        || port_open(c.ports.server[0]),
+        || port_open(c.ports.server[0]) && port_open(c.ports.server[1]),
     );
     let since = t0.elapsed();
     assert!(

@@ -442,3 +442,30 @@ fn a_link_without_its_handshake_in_time_is_closed() {
     assert_eq!(server.stats().handshake_timeouts, 1);
     assert_eq!(server.handshaking_links(), 0);
 }
+
+/// `may_transmit` is false only when `poll_transmit` has nothing: a server
+/// link waiting for its Hello; true once the Welcome (or a refusal) waits.
+#[test]
+fn may_transmit_is_false_only_for_a_quiet_handshake() {
+    let now = origin();
+    let mut server = Endpoint::new(support::config(tcpws_protocol::Role::Server), now).unwrap();
+    server.handle_link_up(LinkId(1), up(), now);
+    assert!(!server.may_transmit(LinkId(1)));
+    assert!(sent(&mut server, LinkId(1), now).is_empty());
+    // Keepalives are due later, but none goes out before the handshake.
+    let later = now + Duration::from_secs(4);
+    server.handle_timeout(later);
+    assert!(!server.may_transmit(LinkId(1)));
+    assert!(sent(&mut server, LinkId(1), later).is_empty());
+    server.handle_message(LinkId(1), &hello(ClientId::One, 0, None), later);
+    assert!(server.may_transmit(LinkId(1)));
+    assert_eq!(
+        kinds(&sent(&mut server, LinkId(1), later)),
+        ["Welcome", "Control"]
+    );
+    assert!(
+        server.may_transmit(LinkId(1)),
+        "a session's link always may"
+    );
+    assert!(!server.may_transmit(LinkId(9)), "an unknown link may not");
+}

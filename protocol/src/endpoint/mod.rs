@@ -207,6 +207,19 @@ impl Endpoint {
         self.listening && self.unbound.get(tunnel.0) == Some(&false)
     }
 
+    /// Whether [`Endpoint::poll_transmit`] may have something for `link`.
+    /// False only when it surely has not: a link in its handshake with
+    /// nothing queued (no keepalive goes out before the handshake), so a
+    /// runtime with many such links can skip them on every pass.
+    pub fn may_transmit(&self, link: LinkId) -> bool {
+        self.links.get(&link).is_some_and(|l| {
+            l.slot.is_some()
+                || l.refusal.is_some()
+                || l.goodbye.is_some()
+                || !l.handshake.is_empty()
+        })
+    }
+
     /// Links up whose handshake is not done (no session yet).
     pub fn handshaking_links(&self) -> usize {
         self.links.values().filter(|l| l.slot.is_none()).count()

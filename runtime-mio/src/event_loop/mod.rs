@@ -301,6 +301,12 @@ impl EventLoop {
         ids.clear();
         ids.extend(self.links.keys().copied());
         for &id in &ids {
+            // Links waiting for their peer's handshake have nothing to
+            // send: a flood of them costs nothing here (their pending
+            // bytes, if any, go out on their writable events).
+            if !self.endpoint.may_transmit(id) {
+                continue;
+            }
             while let Some(link) = self.links.get_mut(&id) {
                 match link.ready_to_send() {
                     Ok(true) => {}

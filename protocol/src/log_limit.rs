@@ -3,17 +3,17 @@
 //! the disk: the lines held back are counted and reported with the next
 //! one let through.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-/// Lines of one kind let through per period.
+use crate::rate::Rate;
+
+/// Lines of one kind let through per second.
 const BURST: u32 = 10;
-const PERIOD: Duration = Duration::from_secs(1);
 
 /// One kind of line (the runtime uses it too, for its own peer-caused lines).
 #[derive(Debug, Default)]
 pub struct LogLimit {
-    period_start: Option<Instant>,
-    used: u32,
+    lines: Rate,
     held_back: u64,
 }
 
@@ -21,19 +21,10 @@ impl LogLimit {
     /// Whether a line may be logged at `now`; if so, a note of how many
     /// were held back since the last one ("" when none), to append to it.
     pub fn allow(&mut self, now: Instant) -> Option<String> {
-        let current = matches!(
-            self.period_start,
-            Some(start) if now.saturating_duration_since(start) < PERIOD
-        );
-        if !current {
-            self.period_start = Some(now);
-            self.used = 0;
-        }
-        if self.used >= BURST {
+        if self.lines.note(now) > BURST {
             self.held_back += 1;
             return None;
         }
-        self.used += 1;
         let note = match std::mem::take(&mut self.held_back) {
             0 => String::new(),
             n => format!(" ({n} similar lines held back)"),
@@ -57,6 +48,8 @@ pub struct LogLimits {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     #[test]
@@ -65,8 +58,8 @@ mod tests {
         let mut l = LogLimit::default();
         let allowed = (0..1000).filter(|_| l.allow(t0).is_some()).count();
         assert_eq!(allowed, BURST as usize);
-        let next = l.allow(t0 + PERIOD).expect("a new period");
+        let next = l.allow(t0 + Duration::from_secs(1)).expect("a new period");
         assert_eq!(next, format!(" ({} similar lines held back)", 1000 - BURST));
-        assert_eq!(l.allow(t0 + PERIOD).as_deref(), Some(""));
+        assert_eq!(l.allow(t0 + Duration::from_secs(1)).as_deref(), Some(""));
     }
 }

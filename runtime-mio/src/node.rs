@@ -94,7 +94,6 @@ impl Node {
             client_ids,
             random: SystemRandom::new(),
             connections_shed: 0,
-            shed_logged: None,
             port_refusals: Default::default(),
             listener_queued: false,
             settings,

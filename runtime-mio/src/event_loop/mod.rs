@@ -114,11 +114,10 @@ pub(crate) struct EventLoop {
     pub(crate) random: SystemRandom,
     /// Server: connections closed at accept by the unauthenticated cap.
     pub(crate) connections_shed: u64,
-    /// When a shed connection was last logged (one line per second at most).
-    pub(crate) shed_logged: Option<Instant>,
     /// The server port waits in the ready queue for more accepts.
     pub(crate) listener_queued: bool,
-    /// Refusals on the server port (bad heads, TLS failures, deadlines):
+    /// Refusals on the server port (bad heads, TLS failures, deadlines,
+    /// connections shed at the cap):
     /// a peer can cause them at will, so their lines are limited.
     pub(crate) port_refusals: LogLimit,
 }

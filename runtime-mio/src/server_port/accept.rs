@@ -3,7 +3,7 @@
 //! is not a request we serve, and turning an upgrade into a link.
 
 use std::io;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use log::{debug, error, info, trace, warn};
 use mio::{Interest, Token};
@@ -109,15 +109,11 @@ impl EventLoop {
                     let _ = crate::tunnel::conn::set_linger_zero(&stream);
                     drop(stream);
                     self.connections_shed += 1;
-                    let quiet = self
-                        .shed_logged
-                        .is_some_and(|t| now.saturating_duration_since(t) < Duration::from_secs(1));
-                    if !quiet {
-                        self.shed_logged = Some(now);
+                    if let Some(note) = self.port_refusals.allow(now) {
                         warn!(
                             "closed a connection from {peer} at once: {MAX_UNAUTHENTICATED} \
                              connections have not completed their handshake \
-                             ({} shed in all; logged once a second at most)",
+                             ({} shed in all){note}",
                             self.connections_shed
                         );
                     }

@@ -77,7 +77,7 @@ impl Config {
             reconnect_min: Duration::from_millis(100),
             reconnect_max: Duration::from_secs(5),
             max_streams: 65_536,
-            max_message: 256 * 1024,
+            max_message: 1024 * 1024,
             rng_seed: 0x7463_7077_7321,
             shared_secret: None,
         }

@@ -47,9 +47,13 @@ use timers::{Deadline, Timers};
 /// The waker's token; sockets get tokens from 1 up, never reused.
 pub(crate) const WAKER: Token = Token(0);
 /// The read buffer shared by all sockets, allocated once; also the most
-/// one read of a tunnel socket takes (into it or into a send buffer), so
-/// one busy connection cannot hold the loop while others wait their turn.
+/// one read of a new or idle tunnel connection takes.
 pub const SCRATCH: usize = 256 * 1024;
+/// The most one read of a tunnel socket takes straight into its stream's
+/// send buffer: large, so a bulk stream costs few system calls per byte
+/// (a 1 MiB copy is ~100 us, so a busy connection still cannot hold the
+/// loop while others wait their turn).
+pub const DIRECT_READ: usize = 1024 * 1024;
 /// How long shutdown waits for links to say Goodbye and flush their close
 /// frames, and for tunnel connections to write what they hold; a little
 /// longer than the protocol's own drain bound, so it resets what is left.

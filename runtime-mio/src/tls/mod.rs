@@ -47,10 +47,10 @@ pub const TRUSTED_CA_KEY: &str = "dataExchange.mutualTLSTrustedCACertificateBund
 pub const TRUSTED_PEERS_KEY: &str = "dataExchange.mutualTLSTrustedPeerCertificateBundleFilePath";
 
 /// rustls's cap on TLS bytes queued for the socket, per connection. Twice the
-/// protocol's default message (256 KiB) plus record overhead, so one
-/// `write` takes a whole message: tungstenite then never shifts a partly
-/// written frame, and a stalled link holds at most this much in rustls.
-pub(crate) const BUFFER_LIMIT: usize = 512 * 1024 + 16 * 1024;
+/// protocol's default message (1 MiB) plus record overhead, so one
+/// `write` takes a whole message, and a stalled link holds at most this
+/// much in rustls.
+pub(crate) const BUFFER_LIMIT: usize = 2 * 1024 * 1024 + 64 * 1024;
 
 /// The TLS side of a node, ready to wrap sockets.
 #[derive(Clone)]

@@ -13,7 +13,7 @@ use tcpws_protocol::ConnId;
 
 use crate::error::describe;
 use crate::event_loop::ready::Ready;
-use crate::event_loop::{EventLoop, SCRATCH};
+use crate::event_loop::{EventLoop, DIRECT_READ};
 use crate::tcp::dial;
 use crate::tunnel::conn::{self, ConnState};
 
@@ -83,6 +83,9 @@ impl EventLoop {
                 return;
             }
         }
+        if event.is_read_closed() || event.is_error() {
+            conn.hangup_signalled = true;
+        }
         if event.is_writable() {
             self.deliver(id, now);
         }
@@ -118,14 +121,14 @@ impl EventLoop {
         // A stream moving bulk data is read straight into its send buffer;
         // a new or idle one through the scratch buffer, so its own stays
         // as small as what it holds.
-        let (result, direct) = match self.endpoint.app_read_buf(id) {
+        let (result, wanted, direct) = match self.endpoint.app_read_buf(id) {
             Some(room) => {
-                let want = room.len().min(SCRATCH);
-                (conn.read(&mut room[..want]), true)
+                let want = room.len().min(DIRECT_READ);
+                (conn.read(&mut room[..want]), want, true)
             }
             None => {
                 let want = capacity.min(self.scratch.len());
-                (conn.read(&mut self.scratch[..want]), false)
+                (conn.read(&mut self.scratch[..want]), want, false)
             }
         };
         match result {
@@ -148,9 +151,12 @@ impl EventLoop {
                     error!("{id}: {reason}");
                     self.drop_conn(id, true);
                     self.endpoint.handle_app_reset(id, &reason, now);
-                } else {
+                } else if n == wanted || conn_hung_up(&self.conns, id) {
                     self.queue_conn(id);
                 }
+                // A short read emptied the socket: its next bytes come with
+                // a new (edge-triggered) event, so the read that would only
+                // say WouldBlock is skipped.
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
             Err(e) => {
@@ -218,4 +224,9 @@ impl EventLoop {
         }
         self.forget(conn.token, Some(&mut conn.stream));
     }
+}
+
+/// Whether `id`'s peer signalled the end of its stream (or an error).
+fn conn_hung_up(conns: &std::collections::HashMap<ConnId, conn::Conn>, id: ConnId) -> bool {
+    conns.get(&id).is_some_and(|c| c.hangup_signalled)
 }

@@ -2,7 +2,8 @@
 //! drives the sans-IO [`tcpws_protocol::Endpoint`].
 //!
 //! This crate is the only code that reads the clock and touches sockets. It
-//! owns the WebSocket links (tungstenite), the tunnels' TCP listen and connect
+//! owns the WebSocket links (frames of its own; tungstenite for the client's
+//! HTTP handshake), the tunnels' TCP listen and connect
 //! sockets, the server's HTTP port (`/healthz`, `/metrics`, the WebSocket
 //! upgrade), TLS on that port and its links when the server URL is https/wss
 //! (rustls, driven by the same loop), and its own I/O deadlines (handshakes,

@@ -9,9 +9,8 @@ use std::time::{Duration, Instant};
 
 use mio::net::TcpStream;
 use mio::Token;
-use tungstenite::Error as WsError;
 
-use crate::link::link_stream::Ws;
+use crate::link::link_stream::LinkStream;
 use crate::link::transport::Transport;
 
 /// How long a finished socket may spend flushing and waiting for the peer's FIN.
@@ -20,8 +19,9 @@ pub(crate) const CLOSE_LINGER: Duration = Duration::from_secs(2);
 const MAX_DRAIN: usize = 1024 * 1024;
 
 enum Phase {
-    /// Flushing tungstenite's buffer (a close frame, or a close reply).
-    FlushWs(Box<Ws>),
+    /// Flushing a link's pending bytes (a frame's tail, a close frame or a
+    /// close reply).
+    FlushLink(Box<LinkStream>),
     /// Writing an HTTP response.
     Write {
         stream: Transport,
@@ -51,9 +51,14 @@ pub(crate) struct Closing {
 }
 
 impl Closing {
-    /// A WebSocket whose close frame (if any) is queued in tungstenite.
-    pub(crate) fn flushing(token: Token, peer: SocketAddr, ws: Ws, deadline: Instant) -> Closing {
-        Closing::new(token, peer, deadline, Phase::FlushWs(Box::new(ws)))
+    /// A link whose close frame (if any) is queued in its stream.
+    pub(crate) fn flushing(
+        token: Token,
+        peer: SocketAddr,
+        stream: LinkStream,
+        deadline: Instant,
+    ) -> Closing {
+        Closing::new(token, peer, deadline, Phase::FlushLink(Box::new(stream)))
     }
 
     /// A connection that must first write `out`.
@@ -94,7 +99,7 @@ impl Closing {
     /// The socket, to deregister it.
     pub(crate) fn stream_mut(&mut self) -> Option<&mut TcpStream> {
         match self.phase.as_mut()? {
-            Phase::FlushWs(ws) => Some(ws.get_mut().tcp_mut()),
+            Phase::FlushLink(stream) => Some(stream.tcp_mut()),
             Phase::Write { stream, .. } | Phase::FlushTls(stream) => Some(stream.tcp_mut()),
             Phase::Drain { stream, .. } => Some(stream),
         }
@@ -107,14 +112,13 @@ impl Closing {
                 return Step::Done;
             };
             self.phase = match phase {
-                Phase::FlushWs(mut ws) => match ws.flush() {
-                    // A server that saw the peer's close gets ConnectionClosed
-                    // once its reply is written: that is done writing too.
-                    Ok(()) | Err(WsError::ConnectionClosed) => {
-                        Some(finish(ws.into_inner().into_transport()))
+                Phase::FlushLink(mut stream) => match stream.flush() {
+                    Ok(()) => Some(finish(stream.into_transport())),
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {
+                        Some(Phase::FlushLink(stream))
                     }
-                    Err(WsError::Io(e)) if would_block(&e) => {
-                        self.phase = Some(Phase::FlushWs(ws));
+                    Err(e) if would_block(&e) => {
+                        self.phase = Some(Phase::FlushLink(stream));
                         return Step::Pending;
                     }
                     Err(_) => return Step::Done,

@@ -153,7 +153,7 @@ impl EventLoop {
                     .unwrap_or_default();
                 self.owners.insert(attempt.token, Owner::Link(id));
                 self.links
-                    .insert(id, Link::new(attempt.token, attempt.peer, *ws, true));
+                    .insert(id, Link::handshaken(attempt.token, attempt.peer, *ws));
                 info!(
                     "{id} up: connected to the server at {url} ({}){session}",
                     attempt.peer

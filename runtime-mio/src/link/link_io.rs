@@ -5,12 +5,11 @@ use std::time::{Duration, Instant};
 
 use log::{info, trace, warn};
 use tcpws_protocol::LinkId;
-use tungstenite::protocol::frame::coding::CloseCode;
 
 use crate::event_loop::ready::Ready;
 use crate::event_loop::EventLoop;
 use crate::link::closing::CLOSE_LINGER;
-use crate::link::websocket::LinkRead;
+use crate::link::websocket::{LinkRead, CLOSE_NORMAL};
 use tcpws_protocol::frame::printable;
 
 /// How often a link whose peer floods pings or pongs is logged at most.
@@ -31,9 +30,10 @@ impl EventLoop {
         };
         link.queued = false;
         match link.read() {
-            LinkRead::Message(bytes) => {
+            LinkRead::Message(message) => {
+                let bytes = link.message(&message);
                 trace!("{id}: received a message of {} bytes", bytes.len());
-                self.endpoint.handle_message(id, &bytes, now);
+                self.endpoint.handle_message(id, bytes, now);
                 self.queue_link(id);
             }
             LinkRead::Busy(what) => {
@@ -98,7 +98,7 @@ impl EventLoop {
             return;
         };
         info!("closing {id} with {}: {reason}", link.peer);
-        let closing = link.into_closing(Some((CloseCode::Normal, reason)), now + CLOSE_LINGER);
+        let closing = link.into_closing(Some((CLOSE_NORMAL, reason)), now + CLOSE_LINGER);
         self.add_closing(closing);
     }
 }

@@ -13,3 +13,4 @@ pub(crate) mod server_dial;
 pub(crate) mod transport;
 pub(crate) mod websocket;
 pub(crate) mod ws_frame;
+pub(crate) mod ws_reader;

@@ -123,7 +123,7 @@ impl ServerDial {
                     }
                     match &self.tls {
                         None => {
-                            let stream = LinkStream::new(Transport::Plain(stream));
+                            let stream = LinkStream::for_client_handshake(Transport::Plain(stream));
                             client_with_config(url, stream, Some(ws_config()))
                         }
                         Some(tls) => match Transport::client(stream, tls) {
@@ -154,7 +154,7 @@ impl ServerDial {
                 if let Some(session) = transport.describe_session() {
                     log::debug!("TLS up with the server at {} ({session})", self.peer);
                 }
-                let stream = LinkStream::new(transport);
+                let stream = LinkStream::for_client_handshake(transport);
                 let result = client_with_config(url, stream, Some(ws_config()));
                 self.websocket_step(result)
             }

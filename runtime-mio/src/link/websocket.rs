@@ -1,77 +1,63 @@
-//! An open WebSocket link: reads, writes and flushes over tungstenite, with
-//! data frames written in place ([`ws_frame`]).
+//! An open WebSocket link: frames read in place ([`ws_reader`]), data
+//! frames written in place ([`ws_frame`]), pongs and closes of our own.
+//! tungstenite does the client's HTTP handshake and nothing after it.
 
 use std::fmt;
-use std::io;
+use std::io::{self, Read as _};
 use std::net::SocketAddr;
 use std::time::Instant;
 
 use mio::Token;
 use tcpws_protocol::frame::{cut, MAX_MESSAGE};
-use tungstenite::error::CapacityError;
-use tungstenite::protocol::frame::coding::CloseCode;
-use tungstenite::protocol::frame::CloseFrame;
-use tungstenite::protocol::{Role as WsRole, WebSocketConfig};
-use tungstenite::{Bytes, Error as WsError, Message, WebSocket};
+use tungstenite::protocol::WebSocketConfig;
+use tungstenite::Error as WsError;
 
 use crate::link::closing::Closing;
 use crate::link::link_stream::{LinkStream, Ws};
 use crate::link::transport::{self, Transport};
 use crate::link::ws_frame::{self, MaskKeys};
+use crate::link::ws_reader::{Frame, FrameReader, Message, INITIAL_BUFFER};
 
 /// The longest close reason a close frame carries (125 bytes minus the code).
 const MAX_CLOSE_REASON: usize = 123;
+/// The status code of a normal close (RFC 6455 section 7.4.1).
+pub(crate) const CLOSE_NORMAL: u16 = 1000;
 
-/// tungstenite's read buffer per link: eagerly allocated, and the most one
-/// read of the socket takes (it is zero-filled before each read). 64 KiB is
-/// the largest Data payload the protocol puts in a frame, so a chunk comes
-/// in one read, and it halves tungstenite's default of 128 KiB for the up
-/// to 256 links still in their handshake.
-const READ_BUFFER: usize = 64 * 1024;
-/// Most bytes of control frames (pongs, a close) tungstenite may hold for a
-/// peer that does not read them. Past it a new pong replaces the pending one
-/// instead of queueing behind it, so a ping flood from a peer that never
-/// reads costs this much and no more; a close frame that finds it full is
-/// dropped (such a peer would not read it). Our data frames do not go
-/// through this buffer (see [`ws_frame`]).
-const MAX_CONTROL_BACKLOG: usize = 4 * 1024;
 /// Control frames (pings, pongs) one [`Link::read`] takes before it returns
 /// [`LinkRead::Busy`], so a peer flooding them gets one turn of the ready
 /// queue at a time like any other, not the whole loop.
 pub(crate) const CONTROL_FRAMES_PER_READ: usize = 16;
 /// Most bytes one [`Link::read`] takes from the socket: a largest message
-/// and a read buffer more, so any message that has arrived completes in one
+/// and a little more, so any message that has arrived completes in one
 /// read, while a stream of frames that never makes one (empty fragments,
-/// say, which tungstenite gathers without returning) still yields.
-const READ_BYTES_PER_TURN: usize = MAX_MESSAGE + READ_BUFFER;
+/// say) still yields.
+const READ_BYTES_PER_TURN: usize = MAX_MESSAGE + 64 * 1024;
 
-/// Our WebSocket settings: messages (and so frames) up to the protocol's
-/// limit, refused as soon as a header announces more, before anything is
-/// buffered; clients must mask (RFC 6455); and every write goes straight to
-/// the socket (we flush after each message anyway), with at most
-/// [`MAX_CONTROL_BACKLOG`] of tungstenite's own frames waiting.
+/// tungstenite's settings for the client's handshake (the only thing it
+/// does): its read buffer is what it reads the server's HTTP head with.
 pub(crate) fn ws_config() -> WebSocketConfig {
     WebSocketConfig::default()
-        .read_buffer_size(READ_BUFFER)
+        .read_buffer_size(INITIAL_BUFFER)
         .max_message_size(Some(MAX_MESSAGE))
         .max_frame_size(Some(MAX_MESSAGE))
         .accept_unmasked_frames(false)
         .write_buffer_size(0)
-        .max_write_buffer_size(MAX_CONTROL_BACKLOG)
+        .max_write_buffer_size(4 * 1024)
 }
 
 /// What one read from a link produced.
 #[derive(Debug)]
 pub(crate) enum LinkRead {
-    /// One binary message for the protocol.
-    Message(Bytes),
+    /// One binary message for the protocol: [`Link::message`] has its bytes.
+    Message(Message),
     /// Nothing more to read until the socket is readable again.
     Idle,
     /// This read's budget is used up with no message: more may wait, so
     /// the link needs another turn.
     Busy(Spent),
     /// The peer broke the WebSocket contract we rely on (a text message,
-    /// a message over the protocol's limit): close the link with this reason.
+    /// a message over the protocol's limit, a malformed frame): close the
+    /// link with this reason.
     Violation(String),
     /// The link is gone (peer close, EOF, error); this says why.
     Down(String),
@@ -103,13 +89,13 @@ impl fmt::Display for Spent {
 /// An open WebSocket link. Writes are bounded: after a flush hits
 /// `WouldBlock` the link is `blocked` and takes no more messages until a
 /// writable event lets the flush finish, so at most one message waits in
-/// user space beyond the kernel buffer. Data messages are framed in place
-/// ([`ws_frame`]); tungstenite reads, and writes control frames.
+/// user space beyond the kernel buffer.
 #[derive(Debug)]
 pub(crate) struct Link {
     pub(crate) token: Token,
     pub(crate) peer: SocketAddr,
-    ws: Ws,
+    stream: LinkStream,
+    reader: FrameReader,
     /// Mask keys, on a client's link (RFC 6455: clients mask every frame).
     masks: Option<MaskKeys>,
     /// The last flush would block: send nothing more until it completes.
@@ -131,22 +117,31 @@ impl Link {
         stream: Transport,
         leftover: Vec<u8>,
     ) -> Link {
-        let ws = WebSocket::from_partially_read(
-            LinkStream::new(stream),
-            leftover,
-            WsRole::Server,
-            Some(ws_config()),
-        );
-        Link::new(token, peer, ws, false)
+        Link::new(token, peer, LinkStream::new(stream), &leftover, false)
     }
 
-    /// A link over `ws`; `client` when we are the WebSocket client (and so
-    /// mask our frames).
-    pub(crate) fn new(token: Token, peer: SocketAddr, ws: Ws, client: bool) -> Link {
+    /// The client side, once tungstenite's handshake is done: what it read
+    /// past the server's HTTP head is ours to parse.
+    pub(crate) fn handshaken(token: Token, peer: SocketAddr, ws: Ws) -> Link {
+        let mut stream = ws.into_inner();
+        let tail = stream.take_tail();
+        Link::new(token, peer, stream, &tail, true)
+    }
+
+    /// A link over `stream` whose first bytes are `leftover`; `client` when
+    /// we are the WebSocket client (and so mask our frames).
+    pub(crate) fn new(
+        token: Token,
+        peer: SocketAddr,
+        stream: LinkStream,
+        leftover: &[u8],
+        client: bool,
+    ) -> Link {
         Link {
             token,
             peer,
-            ws,
+            stream,
+            reader: FrameReader::new(!client, leftover),
             masks: client.then(MaskKeys::new),
             blocked: false,
             queued: false,
@@ -155,65 +150,96 @@ impl Link {
         }
     }
 
-    /// Reads until one message is complete, the socket would block, the
-    /// link ends, or the read's budget is spent: [`CONTROL_FRAMES_PER_READ`]
-    /// control frames, or [`READ_BYTES_PER_TURN`] bytes. Pings are answered
-    /// by tungstenite (the answer goes out with the next read or flush).
-    pub(crate) fn read(&mut self) -> LinkRead {
-        self.ws.get_mut().limit_reads(READ_BYTES_PER_TURN);
-        let read = self.read_within_budget();
-        match (read, self.ws.get_mut().unlimit_reads()) {
-            (LinkRead::Idle, true) => LinkRead::Busy(Spent::Bytes),
-            (read, _) => read,
+    /// The bytes of a message [`Link::read`] returned; valid until the
+    /// link is used again.
+    pub(crate) fn message(&self, message: &Message) -> &[u8] {
+        self.reader.message(message)
+    }
+
+    /// A fresh mask key on a client's link, none on a server's.
+    fn mask(&mut self) -> Result<Option<[u8; 4]>, String> {
+        match &mut self.masks {
+            Some(keys) => keys
+                .next()
+                .map(Some)
+                .map_err(|e| format!("no random mask key for a frame: {e}")),
+            None => Ok(None),
         }
     }
 
-    fn read_within_budget(&mut self) -> LinkRead {
+    /// Reads until one message is complete, the socket would block, the
+    /// link ends, or the read's budget is spent: [`CONTROL_FRAMES_PER_READ`]
+    /// control frames, or [`READ_BYTES_PER_TURN`] bytes. Pings are answered
+    /// (the pong goes out with the next flush); a close is answered with a
+    /// close.
+    pub(crate) fn read(&mut self) -> LinkRead {
         let mut control = 0;
+        let mut taken = 0;
         loop {
-            match self.ws.read() {
-                Ok(Message::Binary(bytes)) => return LinkRead::Message(bytes),
-                Ok(Message::Text(_)) => {
-                    return LinkRead::Violation(
-                        "protocol violation: text message on a binary-only link".into(),
-                    )
+            let frame = match self.reader.next() {
+                Ok(frame) => frame,
+                Err(why) => return LinkRead::Violation(why),
+            };
+            match frame {
+                Frame::Message(m) => return LinkRead::Message(m),
+                Frame::Ping(payload) => {
+                    let mask = match self.mask() {
+                        Ok(mask) => mask,
+                        Err(why) => return LinkRead::Down(why),
+                    };
+                    self.stream.queue_pong(self.reader.bytes(payload), mask);
                 }
-                Ok(Message::Close(frame)) => {
-                    return LinkRead::Down(match frame {
-                        Some(f) if !f.reason.is_empty() => {
-                            format!("peer closed the WebSocket: {}", f.reason.as_str())
+                Frame::Pong => {}
+                Frame::Close(close) => {
+                    let mask = match self.mask() {
+                        Ok(mask) => mask,
+                        Err(why) => return LinkRead::Down(why),
+                    };
+                    // Echo the code, as RFC 6455 section 5.5.1 asks.
+                    self.stream
+                        .queue_close(close.as_ref().map(|(code, _)| *code), "", mask);
+                    return LinkRead::Down(match close {
+                        Some((_, reason)) if !reason.is_empty() => {
+                            format!("peer closed the WebSocket: {reason}")
                         }
-                        Some(f) => {
-                            format!("peer closed the WebSocket (code {})", u16::from(f.code))
-                        }
+                        Some((code, _)) => format!("peer closed the WebSocket (code {code})"),
                         None => "peer closed the WebSocket".into(),
-                    })
+                    });
                 }
-                Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_)) => {
-                    self.control_frames += 1;
-                    control += 1;
-                    if control == CONTROL_FRAMES_PER_READ {
-                        return LinkRead::Busy(Spent::ControlFrames);
+                Frame::Incomplete => {
+                    if taken >= READ_BYTES_PER_TURN {
+                        return LinkRead::Busy(Spent::Bytes);
                     }
+                    let room = self.reader.read_room();
+                    let want = room.len().min(READ_BYTES_PER_TURN - taken);
+                    match self.stream.read(&mut room[..want]) {
+                        Ok(0) => {
+                            return LinkRead::Down(
+                                "the peer closed the connection without a WebSocket close".into(),
+                            )
+                        }
+                        Ok(n) => {
+                            self.reader.filled(n);
+                            taken += n;
+                        }
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => return LinkRead::Idle,
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                        Err(e) => return LinkRead::Down(describe_io(&e)),
+                    }
+                    continue;
                 }
-                Err(WsError::Capacity(CapacityError::MessageTooLong { size, max_size })) => {
-                    return LinkRead::Violation(format!(
-                        "protocol violation: a WebSocket message of {size} bytes or more, \
-                         over the limit of {max_size}"
-                    ))
-                }
-                Err(WsError::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => {
-                    return LinkRead::Idle
-                }
-                Err(WsError::Io(e)) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return LinkRead::Down(describe_ws(&e)),
+            }
+            self.control_frames += 1;
+            control += 1;
+            if control == CONTROL_FRAMES_PER_READ {
+                return LinkRead::Busy(Spent::ControlFrames);
             }
         }
     }
 
-    /// Whether a data message may be framed now: nothing of ours or
-    /// tungstenite's waits for the socket (flushing it if it can). `Ok(false)`:
-    /// the socket is full and the link is now `blocked`.
+    /// Whether a data message may be framed now: nothing of ours waits for
+    /// the socket (flushing it if it can). `Ok(false)`: the socket is full
+    /// and the link is now `blocked`.
     pub(crate) fn ready_to_send(&mut self) -> Result<bool, String> {
         if self.blocked {
             return Ok(false);
@@ -227,15 +253,9 @@ impl Link {
     /// `Ok(false)`: the socket filled, the rest is kept and the link is now
     /// `blocked`. `buf` may come back with another buffer's capacity.
     pub(crate) fn send(&mut self, buf: &mut Vec<u8>) -> Result<bool, String> {
-        let mask = match &mut self.masks {
-            Some(keys) => Some(
-                keys.next()
-                    .map_err(|e| format!("no random mask key for a frame: {e}"))?,
-            ),
-            None => None,
-        };
+        let mask = self.mask()?;
         let start = ws_frame::frame_in_place(buf, mask);
-        match self.ws.get_mut().write_frame(buf, start) {
+        match self.stream.write_frame(buf, start) {
             Ok(true) => Ok(true),
             Ok(false) => {
                 self.blocked = true;
@@ -245,27 +265,27 @@ impl Link {
         }
     }
 
-    /// Whether TLS records (say, a reply the peer's records asked for) wait
-    /// for the socket even though no message does.
+    /// Whether bytes of ours or TLS records (say, a reply the peer's
+    /// records asked for) wait for the socket.
     pub(crate) fn wants_write(&self) -> bool {
-        self.ws.get_ref().wants_write()
+        self.stream.wants_write()
     }
 
-    /// Writes out everything buffered (messages and automatic pongs).
+    /// Writes out everything buffered (a frame's tail, pongs, TLS records).
     /// `Ok(false)`: would block, so the link stays `blocked`.
     pub(crate) fn flush(&mut self) -> Result<bool, String> {
         loop {
-            match self.ws.flush() {
+            match io::Write::flush(&mut self.stream) {
                 Ok(()) => {
                     self.blocked = false;
                     return Ok(true);
                 }
-                Err(WsError::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     self.blocked = true;
                     return Ok(false);
                 }
-                Err(WsError::Io(e)) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(describe_ws(&e)),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(describe_io(&e)),
             }
         }
     }
@@ -273,20 +293,27 @@ impl Link {
     /// Ends the link: queues a close frame with `close` (code and reason,
     /// the reason cut to 123 bytes) when given, and hands the socket over to
     /// be flushed and closed by `deadline`.
-    pub(crate) fn into_closing(
-        mut self,
-        close: Option<(CloseCode, &str)>,
-        deadline: Instant,
-    ) -> Closing {
+    pub(crate) fn into_closing(mut self, close: Option<(u16, &str)>, deadline: Instant) -> Closing {
         if let Some((code, reason)) = close {
-            let frame = CloseFrame {
-                code,
-                reason: cut(reason, MAX_CLOSE_REASON).into(),
-            };
-            // Queues the frame and tries a flush; `Closing` finishes the job.
-            let _ = self.ws.close(Some(frame));
+            // Without a mask key (no OS randomness) the close frame is
+            // skipped; the socket still closes.
+            if let Ok(mask) = self.mask() {
+                self.stream
+                    .queue_close(Some(code), cut(reason, MAX_CLOSE_REASON), mask);
+            }
         }
-        Closing::flushing(self.token, self.peer, self.ws, deadline)
+        Closing::flushing(self.token, self.peer, self.stream, deadline)
+    }
+}
+
+/// A socket error as a short reason for logs and the protocol.
+pub(crate) fn describe_io(e: &io::Error) -> String {
+    match transport::tls_failure(e) {
+        Some(failure) => failure.to_string(),
+        None if e.kind() == io::ErrorKind::UnexpectedEof => {
+            "the peer closed the TCP connection without a TLS close_notify".into()
+        }
+        None => format!("socket error: {}", crate::error::describe(e)),
     }
 }
 
@@ -297,13 +324,7 @@ const MAX_QUOTED_BODY: usize = 200;
 pub(crate) fn describe_ws(e: &WsError) -> String {
     match e {
         WsError::ConnectionClosed | WsError::AlreadyClosed => "connection closed".into(),
-        WsError::Io(e) => match transport::tls_failure(e) {
-            Some(failure) => failure.to_string(),
-            None if e.kind() == io::ErrorKind::UnexpectedEof => {
-                "the peer closed the TCP connection without a TLS close_notify".into()
-            }
-            None => format!("socket error: {}", crate::error::describe(e)),
-        },
+        WsError::Io(e) => describe_io(e),
         WsError::Http(response) => {
             let body = response
                 .body()
@@ -334,6 +355,8 @@ mod tests {
     use mio::net::TcpStream;
     use std::io::Write as _;
     use std::time::Duration;
+    use tungstenite::protocol::Role as WsRole;
+    use tungstenite::{Bytes, Message, WebSocket};
 
     /// `message` after the room for its frame header, as `send` takes it.
     fn framed(message: &[u8]) -> Vec<u8> {
@@ -422,8 +445,7 @@ mod tests {
         let mut poll = mio::Poll::new().unwrap();
         let (ours, addr, peer_std) = connected(&poll, mio::Interest::WRITABLE);
         let stream = LinkStream::new(Transport::Plain(ours));
-        let ws = WebSocket::from_raw_socket(stream, WsRole::Client, Some(ws_config()));
-        let mut link = Link::new(Token(1), addr, ws, true);
+        let mut link = Link::new(Token(1), addr, stream, &[], true);
 
         let sent = send_until_blocked(&mut link);
 
@@ -500,8 +522,7 @@ mod tests {
                 .unwrap();
         }
         let stream = LinkStream::new(transport);
-        let ws = WebSocket::from_raw_socket(stream, WsRole::Server, Some(ws_config()));
-        let mut link = Link::new(Token(1), addr, ws, false);
+        let mut link = Link::new(Token(1), addr, stream, &[], false);
         let sent = send_until_blocked(&mut link);
         count_tx.send(sent).unwrap();
         flush_while(&mut link, &mut poll, deadline, |link| {
@@ -518,9 +539,8 @@ mod tests {
     ) -> (Link, WebSocket<std::net::TcpStream>) {
         let (ours, addr, peer) = connected(poll, interest);
         let stream = LinkStream::new(Transport::Plain(ours));
-        let ws = WebSocket::from_raw_socket(stream, WsRole::Server, Some(ws_config()));
         let peer = WebSocket::from_raw_socket(peer, WsRole::Client, None);
-        (Link::new(Token(1), addr, ws, false), peer)
+        (Link::new(Token(1), addr, stream, &[], false), peer)
     }
 
     /// The next read of `link` that is not `Idle`, waiting for readable
@@ -553,7 +573,7 @@ mod tests {
             let _ = peer.send(Message::binary(vec![7u8; MAX_MESSAGE + 1]));
         });
         match read_next(&mut link, &mut poll) {
-            LinkRead::Message(m) => assert_eq!(m.len(), MAX_MESSAGE),
+            LinkRead::Message(m) => assert_eq!(link.message(&m).len(), MAX_MESSAGE),
             other => panic!("expected the largest message, got {other:?}"),
         }
         match read_next(&mut link, &mut poll) {
@@ -618,7 +638,7 @@ mod tests {
                     busy += 1;
                 }
                 LinkRead::Message(m) => {
-                    assert_eq!(&m[..], b"after the pings");
+                    assert_eq!(link.message(&m), b"after the pings");
                     assert!(taken <= CONTROL_FRAMES_PER_READ as u64, "{taken}");
                     break;
                 }
@@ -659,7 +679,7 @@ mod tests {
                     busy += 1;
                 }
                 LinkRead::Message(m) => {
-                    assert_eq!(&m[..], [1, 2]);
+                    assert_eq!(link.message(&m), [1u8, 2]);
                     break;
                 }
                 other => panic!("unexpected {other:?}"),
@@ -698,7 +718,7 @@ mod tests {
         let interest = mio::Interest::READABLE | mio::Interest::WRITABLE;
         let (mut link, mut peer) = server_link(&poll, interest);
         set_socket_buffer(
-            link.ws.get_ref().transport().tcp().as_raw_fd(),
+            link.stream.transport().tcp().as_raw_fd(),
             libc::SO_SNDBUF,
             16 * 1024,
         );
@@ -726,7 +746,7 @@ mod tests {
             match read_next(&mut link, &mut poll) {
                 LinkRead::Busy(_) => {}
                 LinkRead::Message(m) => {
-                    assert_eq!(&m[..], b"end");
+                    assert_eq!(link.message(&m), b"end");
                     break;
                 }
                 other => panic!("unexpected {other:?}"),

@@ -6,9 +6,10 @@
 //! writes its message after [`MAX_HEADER`] reserved bytes, the header goes in
 //! front of it, and a client masks the payload in place (RFC 6455 section
 //! 5.3: every client frame is masked with a fresh, unpredictable key), so the
-//! socket gets the buffer as it is. tungstenite still reads every frame and
-//! writes control frames (pong, close); [`LinkStream`](crate::link::link_stream)
-//! keeps the two writers from interleaving.
+//! socket gets the buffer as it is. Control frames (pong, close) are small
+//! and encoded by [`encode_control`]; [`LinkStream`](crate::link::link_stream)
+//! keeps them from splitting a data frame. Reading is
+//! [`ws_reader`](crate::link::ws_reader)'s.
 
 use std::io;
 
@@ -50,6 +51,27 @@ pub(crate) fn frame_in_place(buf: &mut [u8], mask: Option<[u8; 4]>) -> usize {
     let start = MAX_HEADER - n;
     head[start..].copy_from_slice(&header[..n]);
     start
+}
+
+/// Appends a control frame (`opcode` close, ping or pong; `payload` at
+/// most 125 bytes) to `out`, masked when `mask` is given.
+pub(crate) fn encode_control(out: &mut Vec<u8>, opcode: u8, payload: &[u8], mask: Option<[u8; 4]>) {
+    debug_assert!(payload.len() <= 125);
+    out.push(0x80 | opcode);
+    let len = payload.len() as u8;
+    match mask {
+        Some(key) => {
+            out.push(MASKED | len);
+            out.extend_from_slice(&key);
+            let at = out.len();
+            out.extend_from_slice(payload);
+            apply_mask(&mut out[at..], key);
+        }
+        None => {
+            out.push(len);
+            out.extend_from_slice(payload);
+        }
+    }
 }
 
 /// XORs `data` with the repeated 4-byte `key`, eight bytes at a time.
@@ -169,6 +191,32 @@ mod tests {
             }
             apply_mask(&mut data, key);
             assert_eq!(data, original);
+        }
+    }
+
+    #[test]
+    fn tungstenite_reads_our_control_frames() {
+        for mask in [None, Some([9, 8, 7, 6])] {
+            let mut wire = Vec::new();
+            encode_control(&mut wire, 0x9, b"ping!", mask);
+            encode_control(&mut wire, 0x8, &[0x03, 0xE8, b'o', b'k'], mask);
+            let role = if mask.is_some() {
+                Role::Server
+            } else {
+                Role::Client
+            };
+            let mut ws = WebSocket::from_raw_socket(Cursor::new(wire), role, None);
+            match ws.read().expect("a ping") {
+                Message::Ping(p) => assert_eq!(&p[..], b"ping!"),
+                other => panic!("unexpected {other:?}"),
+            }
+            match ws.read().expect("a close") {
+                Message::Close(Some(f)) => {
+                    assert_eq!(u16::from(f.code), 1000);
+                    assert_eq!(f.reason.as_str(), "ok");
+                }
+                other => panic!("unexpected {other:?}"),
+            }
         }
     }
 

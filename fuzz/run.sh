@@ -19,7 +19,7 @@ usage() {
     exit 2
 }
 
-ALL_TARGETS=(frame_decode protocol_endpoint config http_head)
+ALL_TARGETS=(frame_decode protocol_endpoint config http_head ws_frames)
 [[ $# -ge 1 && $1 =~ ^[0-9]+$ ]] || usage
 SECONDS_PER_TARGET=$1
 shift

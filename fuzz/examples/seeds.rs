@@ -18,7 +18,8 @@
 //! A stale seed is not harmful (it decodes to some other scenario), just
 //! less useful. The `http_head` seeds are requests in that target's own
 //! layout (a flags byte, the WebSocket path, chunk sizes, then the bytes;
-//! see fuzz_targets/http_head.rs).
+//! see fuzz_targets/http_head.rs). The `ws_frames` seeds are frames a peer
+//! sends, after a flags byte (bit 0: we are the server) and chunk sizes.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -33,6 +34,7 @@ fn main() {
     written += config_seeds(&root.join("config"));
     written += endpoint_seeds(&root.join("protocol_endpoint"));
     written += http_seeds(&root.join("http_head"));
+    written += ws_frame_seeds(&root.join("ws_frames"));
     println!("wrote {written} seeds under {}", root.display());
 }
 
@@ -955,4 +957,71 @@ fn endpoint_seeds(dir: &Path) -> usize {
         .advance(2_000, true);
     n += write(dir, "shared-secret-stream", &e.done());
     n
+}
+
+// ---- ws_frames: WebSocket frames as a peer sends them ----
+
+/// One frame: `first` is FIN and opcode, masked with `key` when given.
+fn ws_frame(first: u8, payload: &[u8], key: Option<[u8; 4]>) -> Vec<u8> {
+    let mut f = vec![first];
+    let mask_bit = if key.is_some() { 0x80 } else { 0 };
+    match payload.len() {
+        n if n < 126 => f.push(mask_bit | n as u8),
+        n if n <= 0xFFFF => {
+            f.push(mask_bit | 126);
+            f.extend_from_slice(&(n as u16).to_be_bytes());
+        }
+        n => {
+            f.push(mask_bit | 127);
+            f.extend_from_slice(&(n as u64).to_be_bytes());
+        }
+    }
+    match key {
+        Some(k) => {
+            f.extend_from_slice(&k);
+            f.extend(payload.iter().enumerate().map(|(i, b)| b ^ k[i % 4]));
+        }
+        None => f.extend_from_slice(payload),
+    }
+    f
+}
+
+/// A ws_frames input: role, chunk sizes, then the bytes.
+fn ws_input(server: bool, chunks: &[u16], wire: &[u8]) -> Vec<u8> {
+    let mut input = vec![u8::from(server), chunks.len() as u8];
+    for c in chunks {
+        input.extend_from_slice(&c.to_le_bytes());
+    }
+    input.extend_from_slice(wire);
+    input
+}
+
+fn ws_frame_seeds(dir: &Path) -> usize {
+    let key = Some([0x11, 0x22, 0x33, 0x44]);
+    let mut client_mix = ws_frame(0x82, b"hello", key);
+    client_mix.extend(ws_frame(0x89, b"ping", key));
+    client_mix.extend(ws_frame(0x02, b"frag", key));
+    client_mix.extend(ws_frame(0x8A, b"", key));
+    client_mix.extend(ws_frame(0x80, b"ment", key));
+    client_mix.extend(ws_frame(0x82, &[7u8; 70_000], key));
+    client_mix.extend(ws_frame(0x88, b"\x03\xe8bye", key));
+    let mut server_mix = ws_frame(0x82, &[1u8; 300], None);
+    server_mix.extend(ws_frame(0x89, b"", None));
+    server_mix.extend(ws_frame(0x88, b"", None));
+    let seeds: [(&str, Vec<u8>); 4] = [
+        ("client-frames", ws_input(true, &[], &client_mix)),
+        (
+            "client-frames-chunked",
+            ws_input(true, &[1, 2, 3, 500, 7, 0, 9000], &client_mix),
+        ),
+        ("server-frames", ws_input(false, &[13], &server_mix)),
+        (
+            "unmasked-from-client",
+            ws_input(true, &[], &ws_frame(0x82, b"x", None)),
+        ),
+    ];
+    seeds
+        .iter()
+        .map(|(name, bytes)| write(dir, name, bytes))
+        .sum()
 }

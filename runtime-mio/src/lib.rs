@@ -43,10 +43,11 @@ mod tcp;
 mod tls;
 mod tunnel;
 
-/// The server port's HTTP handling as pure functions over bytes, for the
-/// fuzz targets (fuzz/fuzz_targets/http_head.rs): the request head parser
-/// and the loop that reads a head from a socket, the router, and the
-/// responses it leads to. Not a stable API: it follows the runtime's
+/// The runtime's parsers of peer bytes as pure functions, for the fuzz
+/// targets: the server port's HTTP handling (fuzz/fuzz_targets/http_head.rs:
+/// the request head parser and the loop that reads a head from a socket,
+/// the router, and the responses it leads to) and a link's WebSocket frame
+/// reader (ws_frames.rs). Not a stable API: it follows the runtime's
 /// internals.
 #[doc(hidden)]
 pub mod fuzzing {
@@ -55,6 +56,7 @@ pub mod fuzzing {
     pub use crate::server_port::request_head::{parse_head, HeadError, RequestHead, MAX_HEAD};
     pub use crate::server_port::response::{error_response, response, upgrade_response};
     pub use crate::server_port::routing::{route, Route};
+    pub use crate::link::ws_reader::{Frame, FrameReader, Message, INITIAL_BUFFER, MAX_BUFFER};
 }
 
 pub use error::RuntimeError;

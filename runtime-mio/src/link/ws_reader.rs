@@ -21,11 +21,11 @@ use tcpws_protocol::frame::MAX_MESSAGE;
 use crate::link::ws_frame::{apply_mask, MAX_HEADER};
 
 /// The buffer of a new link: enough for the handshake frames.
-pub(crate) const INITIAL_BUFFER: usize = 16 * 1024;
+pub const INITIAL_BUFFER: usize = 16 * 1024;
 /// The most the buffer grows to: a largest message with its header.
-pub(crate) const MAX_BUFFER: usize = MAX_MESSAGE + MAX_HEADER;
+pub const MAX_BUFFER: usize = MAX_MESSAGE + MAX_HEADER;
 /// The longest payload of a control frame (RFC 6455 section 5.5).
-pub(crate) const MAX_CONTROL_PAYLOAD: usize = 125;
+pub const MAX_CONTROL_PAYLOAD: usize = 125;
 
 const OP_CONTINUATION: u8 = 0x0;
 const OP_TEXT: u8 = 0x1;
@@ -36,7 +36,7 @@ pub(crate) const OP_PONG: u8 = 0xA;
 
 /// What the buffered bytes hold next.
 #[derive(Debug, PartialEq, Eq)]
-pub(crate) enum Frame {
+pub enum Frame {
     /// A whole binary message: [`FrameReader::message`] gives its bytes.
     Message(Message),
     /// A ping; its payload is to be echoed in a pong.
@@ -52,7 +52,7 @@ pub(crate) enum Frame {
 /// Where a message's bytes are: in the read buffer, or gathered from
 /// fragments.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Message {
+pub enum Message {
     InBuffer(Range<usize>),
     Gathered,
 }
@@ -71,7 +71,7 @@ struct Header {
 /// Reads one peer's frames. `server` links require masked frames (clients
 /// must mask), client links refuse them (servers must not mask).
 #[derive(Debug)]
-pub(crate) struct FrameReader {
+pub struct FrameReader {
     /// Initialized storage; `buf[start..end]` is unread.
     buf: Vec<u8>,
     start: usize,
@@ -88,7 +88,7 @@ pub(crate) struct FrameReader {
 impl FrameReader {
     /// A reader whose first bytes are `leftover` (what arrived after the
     /// HTTP head).
-    pub(crate) fn new(server: bool, leftover: &[u8]) -> FrameReader {
+    pub fn new(server: bool, leftover: &[u8]) -> FrameReader {
         let mut buf = vec![0; INITIAL_BUFFER.max(leftover.len())];
         buf[..leftover.len()].copy_from_slice(leftover);
         FrameReader {
@@ -103,7 +103,7 @@ impl FrameReader {
 
     /// The bytes of a message [`FrameReader::next`] returned; valid until
     /// the next call of any other method.
-    pub(crate) fn message(&self, message: &Message) -> &[u8] {
+    pub fn message(&self, message: &Message) -> &[u8] {
         match message {
             Message::InBuffer(range) => &self.buf[range.clone()],
             Message::Gathered => self.gathered.as_deref().unwrap_or_default(),
@@ -111,19 +111,18 @@ impl FrameReader {
     }
 
     /// The payload bytes of a ping [`FrameReader::next`] returned.
-    pub(crate) fn bytes(&self, range: Range<usize>) -> &[u8] {
+    pub fn bytes(&self, range: Range<usize>) -> &[u8] {
         &self.buf[range]
     }
 
     /// The buffer's current size (what the link holds for reading).
-    #[cfg(test)]
-    pub(crate) fn capacity(&self) -> usize {
+    pub fn capacity(&self) -> usize {
         self.buf.len()
     }
 
     /// The next frame among the buffered bytes, or a violation that names
     /// the problem (the link must close).
-    pub(crate) fn next(&mut self) -> Result<Frame, String> {
+    pub fn next(&mut self) -> Result<Frame, String> {
         self.gathered = None;
         loop {
             let Some(h) = parse_header(&self.buf[self.start..self.end])? else {
@@ -168,7 +167,7 @@ impl FrameReader {
     /// fit, and doubling the buffer (up to [`MAX_BUFFER`]) when the bytes
     /// that arrived fill it. Never empty. Call [`FrameReader::filled`] with
     /// what the read put there.
-    pub(crate) fn read_room(&mut self) -> &mut [u8] {
+    pub fn read_room(&mut self) -> &mut [u8] {
         if self.start == self.end {
             self.start = 0;
             self.end = 0;
@@ -196,7 +195,7 @@ impl FrameReader {
     }
 
     /// `n` bytes were read into the start of [`FrameReader::read_room`].
-    pub(crate) fn filled(&mut self, n: usize) {
+    pub fn filled(&mut self, n: usize) {
         self.end = (self.end + n).min(self.buf.len());
     }
 

@@ -69,21 +69,14 @@ pub fn run(opts: &Options, tcpws: &Path) -> Result<Report, BenchError> {
         notes.extend(h.notes());
     }
     Ok(Report {
-        options: json!({
-            "size_bytes": opts.size,
+        options: opts.json(json!({
             "streams": opts.streams,
-            "idle_streams": opts.idle_streams,
-            "round_trips": opts.round_trips,
-            "message_bytes": options::MESSAGE_BYTES,
-            "setups": opts.setups,
-            "runs": opts.runs,
             "cases": opts.cases.describe(),
             "hostile_conns": opts.hostile.conns,
             "hostile_links": opts.hostile.links,
             "hostile_pieces": opts.hostile.pieces,
             "hostile_floods": opts.hostile.floods,
-            "quick": opts.quick,
-        }),
+        })),
         cpus,
         other_cpus,
         wall_secs: started.elapsed().as_secs_f64(),

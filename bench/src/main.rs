@@ -23,6 +23,10 @@
 //!   out-of-order pieces, an Open flood), with the server's memory and how
 //!   soon it closed every hostile connection.
 //!
+//! With `--peer wstunnel=PATH` it measures peers instead, side by side
+//! with tcpws, the bare-relay floor and raw loopback, in alternating
+//! rounds (see [`compare`]), then tcpws's memory case alone.
+//!
 //! Progress goes to stderr; the table (or `--json`) to stdout. Every child
 //! process is stopped and the scratch directory removed on every way out.
 

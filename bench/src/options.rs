@@ -319,6 +319,24 @@ impl Options {
         })
     }
 
+    /// The options every report shows, as JSON, with the fields of
+    /// `extra` (an object) added.
+    pub fn json(&self, extra: serde_json::Value) -> serde_json::Value {
+        let mut all = serde_json::json!({
+            "size_bytes": self.size,
+            "idle_streams": self.idle_streams,
+            "round_trips": self.round_trips,
+            "message_bytes": MESSAGE_BYTES,
+            "setups": self.setups,
+            "runs": self.runs,
+            "quick": self.quick,
+        });
+        if let (Some(all), serde_json::Value::Object(extra)) = (all.as_object_mut(), extra) {
+            all.extend(extra);
+        }
+        all
+    }
+
     /// File descriptors a process of the bench needs at its peak: the
     /// bench holds one end of every idle stream (the hold backend, a
     /// process of its own, and each tunnel process about as many), or both

@@ -209,6 +209,29 @@ impl Proc {
         }
     }
 
+    /// Waits until the process listens on every one of `ports` of
+    /// 127.0.0.1; an error with the end of its log if it exits first or
+    /// takes longer than [`START_LIMIT`].
+    pub fn wait_listening(&mut self, ports: &[u16]) -> Result<(), BenchError> {
+        let start = Instant::now();
+        while !ports.iter().all(|&port| listening(port)) {
+            self.check_running()?;
+            if start.elapsed() > START_LIMIT {
+                let list: Vec<String> = ports.iter().map(u16::to_string).collect();
+                let s = if ports.len() == 1 { "" } else { "s" };
+                return Err(BenchError::Tunnel(format!(
+                    "the {} did not listen on port{s} {} within {START_LIMIT:?}; \
+                     its log ends:\n{}",
+                    self.name,
+                    list.join(", "),
+                    self.log_tail(20)
+                )));
+            }
+            thread::sleep(Duration::from_millis(5));
+        }
+        Ok(())
+    }
+
     /// SIGTERM, then SIGKILL after [`STOP_LIMIT`]. Returns how it ended
     /// unless it stopped cleanly.
     pub fn stop(&mut self) -> Option<String> {
@@ -322,19 +345,7 @@ impl Deployment {
         let mut server = Proc::start(tcpws, format!("{transport} server"), homes[0].clone())?;
         // Client 1 starts once the server listens, so that it connects at
         // its first try instead of logging a refusal and backing off.
-        let start = Instant::now();
-        while !listening(ports.ws) {
-            server.check_running()?;
-            if start.elapsed() > START_LIMIT {
-                return Err(BenchError::Tunnel(format!(
-                    "the {transport} server did not listen on port {} within {START_LIMIT:?}; \
-                     its log ends:\n{}",
-                    ports.ws,
-                    server.log_tail(20)
-                )));
-            }
-            thread::sleep(Duration::from_millis(5));
-        }
+        server.wait_listening(&[ports.ws])?;
         let client = Proc::start(tcpws, format!("{transport} client 1"), homes[1].clone())?;
         let mut d = Deployment {
             transport,
@@ -390,6 +401,19 @@ impl Deployment {
         // reconnect attempts as warnings.
         stop_all(&mut [&mut self.client, &mut self.server])
     }
+}
+
+/// An error, with what `procs` (the processes that carry it) say, unless
+/// one byte sent to `port` comes back; `what` names the route.
+pub fn expect_echo(procs: &mut [Proc], port: u16, what: &str) -> Result<(), BenchError> {
+    if echo_probe(port) {
+        return Ok(());
+    }
+    let mut all: Vec<&mut Proc> = procs.iter_mut().collect();
+    Err(explain_all(
+        &mut all,
+        BenchError::Tunnel(format!("{what} did not carry an echo (port {port})")),
+    ))
 }
 
 /// An error if any of `procs` has exited.

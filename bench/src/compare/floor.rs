@@ -12,7 +12,7 @@ use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::path::Path;
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::compare::route::Entry;
 use crate::error::BenchError;
@@ -21,8 +21,6 @@ use crate::processes::{self, Proc};
 
 /// Bytes per read and write of each direction of a relayed connection.
 const BUF_BYTES: usize = 256 * 1024;
-/// How long the relays get to listen.
-const START_LIMIT: Duration = Duration::from_secs(10);
 
 /// `LISTEN=TARGET,...`: the loopback port a relay listens on and the one
 /// it forwards each connection to, for each backend.
@@ -158,39 +156,16 @@ impl Floor {
             let mut command = launch::this_program()?;
             command.arg("--serve-relay").arg(spec(listen, target));
             let mut p = Proc::spawn(command, name.into(), home)?.dies_on_sigterm();
-            wait_listening(&mut p, listen)?;
+            p.wait_listening(&listen.ports())?;
             procs.push(p);
         }
         procs.reverse();
-        let entry = a_ports;
-        if !processes::echo_probe(entry.echo) {
-            let mut all: Vec<&mut Proc> = procs.iter_mut().collect();
-            return Err(processes::explain_all(
-                &mut all,
-                BenchError::Tunnel("the relay chain did not carry an echo".into()),
-            ));
-        }
-        Ok(Floor { entry, procs })
+        processes::expect_echo(&mut procs, a_ports.echo, "the relay chain")?;
+        Ok(Floor {
+            entry: a_ports,
+            procs,
+        })
     }
-}
-
-fn wait_listening(p: &mut Proc, ports: Entry) -> Result<(), BenchError> {
-    let start = Instant::now();
-    while !Entry::KINDS
-        .iter()
-        .all(|&k| processes::listening(ports.to(k)))
-    {
-        p.check_running()?;
-        if start.elapsed() > START_LIMIT {
-            return Err(BenchError::Tunnel(format!(
-                "the {} did not listen within {START_LIMIT:?}; its log ends:\n{}",
-                p.name,
-                p.log_tail(20)
-            )));
-        }
-        thread::sleep(Duration::from_millis(5));
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -109,17 +109,7 @@ pub fn run(opts: &Options, tcpws: &Path) -> Result<Report, BenchError> {
         .map(|p| json!({"name": p.kind.name(), "path": p.path.display().to_string()}))
         .collect();
     Ok(Report {
-        options: json!({
-            "size_bytes": opts.size,
-            "streams": streams,
-            "idle_streams": opts.idle_streams,
-            "round_trips": opts.round_trips,
-            "message_bytes": options::MESSAGE_BYTES,
-            "setups": opts.setups,
-            "runs": opts.runs,
-            "peers": peers,
-            "quick": opts.quick,
-        }),
+        options: opts.json(json!({"streams": streams, "peers": peers})),
         cpus,
         other_cpus,
         wall_secs: started.elapsed().as_secs_f64(),

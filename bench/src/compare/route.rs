@@ -30,6 +30,11 @@ impl Entry {
         }
     }
 
+    /// Its ports, in the order of [`Entry::KINDS`].
+    pub fn ports(&self) -> [u16; 3] {
+        Entry::KINDS.map(|k| self.to(k))
+    }
+
     /// The port leading to the backend of `kind` (the hold backend has none).
     pub fn to(&self, kind: Kind) -> u16 {
         match kind {

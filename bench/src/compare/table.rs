@@ -74,10 +74,11 @@ pub struct Line {
 }
 
 impl Line {
-    /// tcpws's figure over `reference`.
+    /// tcpws's figure over `reference`, if that is above zero (an added
+    /// round trip can be below, in the noise).
     pub fn ratio(&self, reference: Option<f64>) -> Option<f64> {
         match (self.tcpws, reference) {
-            (Some(v), Some(r)) if r != 0.0 => Some(v / r),
+            (Some(v), Some(r)) if r > 0.0 => Some(v / r),
             _ => None,
         }
     }

@@ -7,8 +7,6 @@
 //! client frames unmasked, one WebSocket per tunnelled connection.
 
 use std::path::Path;
-use std::thread;
-use std::time::{Duration, Instant};
 
 use crate::certs::CertFiles;
 use crate::compare::route::Entry;
@@ -17,8 +15,6 @@ use crate::launch;
 use crate::options::Transport;
 use crate::processes::{self, Proc};
 
-/// How long wstunnel gets to come up.
-const START_LIMIT: Duration = Duration::from_secs(20);
 /// Its log level: warnings and errors only, as tcpws's.
 const LOG: &str = "--log-lvl=WARN";
 
@@ -103,36 +99,16 @@ pub fn start(
         Ok(Proc::spawn(command, format!("wstunnel {transport} {side}"), home)?.dies_on_sigterm())
     };
     let mut server = spawn("server", server_args(transport, port, certs)?)?;
-    wait(&mut server, &[port])?;
+    server.wait_listening(&[port])?;
     let mut client = spawn("client", client_args(transport, port, listen, backends)?)?;
-    let ports: Vec<u16> = Entry::KINDS.iter().map(|&k| listen.to(k)).collect();
-    wait(&mut client, &ports)?;
+    client.wait_listening(&listen.ports())?;
     let mut procs = vec![client, server];
-    if !processes::echo_probe(listen.echo) {
-        let mut all: Vec<&mut Proc> = procs.iter_mut().collect();
-        return Err(processes::explain_all(
-            &mut all,
-            BenchError::Tunnel(format!("wstunnel over {transport} did not carry an echo")),
-        ));
-    }
+    processes::expect_echo(
+        &mut procs,
+        listen.echo,
+        &format!("wstunnel over {transport}"),
+    )?;
     Ok((listen, procs))
-}
-
-/// Waits until `p` listens on every one of `ports`.
-fn wait(p: &mut Proc, ports: &[u16]) -> Result<(), BenchError> {
-    let start = Instant::now();
-    while !ports.iter().all(|&port| processes::listening(port)) {
-        p.check_running()?;
-        if start.elapsed() > START_LIMIT {
-            return Err(BenchError::Tunnel(format!(
-                "the {} did not listen on {ports:?} within {START_LIMIT:?}; its log ends:\n{}",
-                p.name,
-                p.log_tail(20)
-            )));
-        }
-        thread::sleep(Duration::from_millis(5));
-    }
-    Ok(())
 }
 
 #[cfg(test)]

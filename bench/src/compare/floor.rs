@@ -4,6 +4,9 @@
 //! blocking reads and writes of 256 KiB, two threads a connection, and no
 //! framing, no multiplexing, no TLS. A tunnel has the same two hops, so
 //! its figure over the floor's is what its protocol and event loop cost.
+//! It is a floor for bytes and round trips, not for setups: each
+//! connection costs every relay two thread starts, which an event loop
+//! does not pay; and having no TLS, its wss figures are its ws ones.
 //!
 //! A relay is this program again (`tcpws-bench --serve-relay
 //! LISTEN=TARGET,...`, [`serve`]), so its CPU time and memory are its own.
@@ -137,14 +140,7 @@ impl Floor {
     /// Starts relay B towards `backends`, then relay A towards B, logs
     /// under `dir`, and waits until an echo goes through both.
     pub fn start(dir: &Path, backends: Entry) -> Result<Floor, BenchError> {
-        let ports = || -> Result<Entry, BenchError> {
-            Ok(Entry {
-                sink: processes::free_port()?,
-                echo: processes::free_port()?,
-                once: processes::free_port()?,
-            })
-        };
-        let (a_ports, b_ports) = (ports()?, ports()?);
+        let (a_ports, b_ports) = (Entry::free()?, Entry::free()?);
         let mut procs = Vec::new();
         for (name, listen, target) in [
             ("relay B", b_ports, backends),
@@ -185,16 +181,8 @@ mod tests {
         for bad in ["", "5000", "5000=", "0=1", "1=70000", "1=2;3=4"] {
             assert!(parse_spec(bad).is_err(), "{bad}");
         }
-        let e = Entry {
-            sink: 1,
-            echo: 2,
-            once: 3,
-        };
-        let f = Entry {
-            sink: 4,
-            echo: 5,
-            once: 6,
-        };
+        let e = Entry::new(1, 2, 3);
+        let f = Entry::new(4, 5, 6);
         assert_eq!(spec(e, f), "1=4,2=5,3=6");
         assert_eq!(parse_spec(&spec(e, f)).unwrap(), [(1, 4), (2, 5), (3, 6)]);
     }

@@ -21,13 +21,19 @@ impl Entry {
     /// The backends a route leads to.
     pub const KINDS: [Kind; 3] = [Kind::Counted, Kind::Echo, Kind::Once];
 
+    pub const fn new(sink: u16, echo: u16, once: u16) -> Entry {
+        Entry { sink, echo, once }
+    }
+
+    /// Three free loopback ports, for a route to listen on.
+    pub fn free() -> Result<Entry, BenchError> {
+        let port = processes::free_port;
+        Ok(Entry::new(port()?, port()?, port()?))
+    }
+
     /// The backends themselves: raw loopback's entry.
     pub fn of(backends: Targets) -> Entry {
-        Entry {
-            sink: backends.sink,
-            echo: backends.echo,
-            once: backends.once,
-        }
+        Entry::new(backends.sink, backends.echo, backends.once)
     }
 
     /// Its ports, in the order of [`Entry::KINDS`].

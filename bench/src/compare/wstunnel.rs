@@ -85,11 +85,7 @@ pub fn start(
     certs: Option<&CertFiles>,
 ) -> Result<(Entry, Vec<Proc>), BenchError> {
     let port = processes::free_port()?;
-    let listen = Entry {
-        sink: processes::free_port()?,
-        echo: processes::free_port()?,
-        once: processes::free_port()?,
-    };
+    let listen = Entry::free()?;
     let spawn = |side: &str, args: Vec<String>| -> Result<Proc, BenchError> {
         let home = dir.join(side);
         std::fs::create_dir_all(&home)
@@ -147,16 +143,8 @@ mod tests {
         );
         assert!(server_args(Transport::Wss, 8443, None).is_err());
         assert!(server_args(Transport::Raw, 1, None).is_err());
-        let listen = Entry {
-            sink: 1,
-            echo: 2,
-            once: 3,
-        };
-        let backends = Entry {
-            sink: 11,
-            echo: 12,
-            once: 13,
-        };
+        let listen = Entry::new(1, 2, 3);
+        let backends = Entry::new(11, 12, 13);
         assert_eq!(
             client_args(Transport::Wss, 8443, listen, backends).unwrap(),
             [

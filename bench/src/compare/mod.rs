@@ -14,11 +14,11 @@
 //!   count and keeps its side open until the sink has counted them all,
 //!   because wstunnel drops a connection at its first half-close;
 //! * bulk over the smallest `--streams` count (8 by default);
-//! * connection setups a second and 500-byte ping-pong round trips, ws;
+//! * connection setups a second and 500-byte ping-pong round trips, ws.
 //!
-//! then the peak resident memory of every process is read, and tcpws's
-//! memory case (idle streams, a fresh ws pair) runs alone. The median of
-//! the rounds is reported.
+//! After the rounds the peak resident memory of every process is read,
+//! then tcpws's memory case (idle streams, a fresh ws pair) runs alone.
+//! The median of the rounds is reported.
 
 pub mod floor;
 pub mod peer;

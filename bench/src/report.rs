@@ -175,10 +175,11 @@ impl Report {
     }
 
     /// The whole report as JSON: options, machine, wall time, every row
-    /// (values in base units: bytes, seconds) and the notes.
+    /// (values in base units: bytes, seconds) and the notes; and the
+    /// comparison, `compared`, when one ran.
     pub fn json(&self) -> Value {
         let (passed, missed) = self.score();
-        json!({
+        let mut j = json!({
             "bench": "tcpws",
             "version": tcpws::VERSION,
             "options": self.options,
@@ -203,8 +204,11 @@ impl Report {
             })).collect::<Vec<_>>(),
             "notes": self.notes,
             "hostile": self.hostile,
-            "compared": self.compared.as_ref().map(|c| c.json()),
-        })
+        });
+        if let (Some(c), Some(all)) = (&self.compared, j.as_object_mut()) {
+            all.insert("compared".into(), c.json());
+        }
+        j
     }
 }
 
@@ -450,5 +454,6 @@ mod tests {
         assert_eq!(rows[0]["target"], Value::Null);
         assert_eq!(rows[2]["samples"], json!([]));
         assert_eq!(j["notes"][0], "a note");
+        assert!(j.get("compared").is_none(), "no comparison ran");
     }
 }

@@ -3,6 +3,10 @@
 //! * **sink**: reads a connection to its end, then answers with the byte
 //!   count (8 bytes, little-endian) and closes, so the sender knows the far
 //!   end has received every byte;
+//! * **counted**: a sink told the byte count first (8 bytes,
+//!   little-endian), which answers once that many have arrived, without
+//!   waiting for the end: for tunnels that drop a connection at its first
+//!   half-close (wstunnel);
 //! * **echo**: writes back what it reads, with `TCP_NODELAY`;
 //! * **once**: for connection setups: echoes the first bytes it reads, then
 //!   closes, so the TIME_WAIT of every connection stays on the far side
@@ -31,6 +35,7 @@ use crate::launch;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     Sink,
+    Counted,
     Echo,
     Once,
     Hold,
@@ -182,14 +187,14 @@ fn accept_loop(
                     }
                 }
             }
-            Kind::Sink | Kind::Echo => {
+            Kind::Sink | Kind::Counted | Kind::Echo => {
                 let spawned = thread::Builder::new()
                     .name(format!("bench-{kind:?}-conn").to_lowercase())
                     .spawn(move || {
-                        let _ = if kind == Kind::Sink {
-                            sink(stream)
-                        } else {
-                            echo(stream)
+                        let _ = match kind {
+                            Kind::Sink => sink(stream, None),
+                            Kind::Counted => counted_sink(stream),
+                            _ => echo(stream),
                         };
                     });
                 if let Err(e) = spawned {
@@ -200,12 +205,17 @@ fn accept_loop(
     }
 }
 
-/// Reads to the end, then answers with the count and closes.
-fn sink(mut s: TcpStream) -> io::Result<()> {
+/// Reads to the end (or `limit` bytes), then answers with the count and
+/// closes.
+fn sink(mut s: TcpStream, limit: Option<u64>) -> io::Result<()> {
+    let limit = limit.unwrap_or(u64::MAX);
     let mut buf = vec![0u8; BUF_BYTES];
     let mut total: u64 = 0;
-    loop {
-        match s.read(&mut buf) {
+    while total < limit {
+        let want = buf
+            .len()
+            .min(usize::try_from(limit - total).unwrap_or(usize::MAX));
+        match s.read(&mut buf[..want]) {
             Ok(0) => break,
             Ok(n) => total += n as u64,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -214,6 +224,13 @@ fn sink(mut s: TcpStream) -> io::Result<()> {
     }
     s.write_all(&total.to_le_bytes())?;
     s.shutdown(Shutdown::Write)
+}
+
+/// Reads the byte count announced, then sinks that many.
+fn counted_sink(mut s: TcpStream) -> io::Result<()> {
+    let mut len = [0u8; 8];
+    s.read_exact(&mut len)?;
+    sink(s, Some(u64::from_le_bytes(len)))
 }
 
 fn echo(mut s: TcpStream) -> io::Result<()> {
@@ -254,6 +271,18 @@ mod tests {
         let mut s = connect(b.port);
         s.write_all(&[7u8; 100_000]).unwrap();
         s.shutdown(Shutdown::Write).unwrap();
+        let mut count = [0u8; 8];
+        s.read_exact(&mut count).unwrap();
+        assert_eq!(u64::from_le_bytes(count), 100_000);
+        assert_eq!(s.read(&mut count).unwrap(), 0);
+    }
+
+    #[test]
+    fn a_counted_sink_answers_without_the_end() {
+        let b = Backend::start(Kind::Counted).unwrap();
+        let mut s = connect(b.port);
+        s.write_all(&100_000u64.to_le_bytes()).unwrap();
+        s.write_all(&[7u8; 100_000]).unwrap();
         let mut count = [0u8; 8];
         s.read_exact(&mut count).unwrap();
         assert_eq!(u64::from_le_bytes(count), 100_000);

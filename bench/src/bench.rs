@@ -11,11 +11,12 @@ use std::path::Path;
 use serde_json::json;
 
 use crate::backends::{Backend, HoldProcess, Kind};
+use crate::cases::Ending;
 use crate::error::BenchError;
 use crate::figures::{self, Samples};
 use crate::options::{self, Options, Transport};
 use crate::processes::{Deployment, Direction, Scratch, Targets};
-use crate::report::{Report, Unit};
+use crate::report::{Report, Row, Unit};
 use crate::{cases, certs, hostile, limits, machine, memory, server_metrics, stats};
 
 /// How long the tunnel processes get to settle before their memory is read.
@@ -59,12 +60,8 @@ pub fn run(opts: &Options, tcpws: &Path) -> Result<Report, BenchError> {
     let cpu_rows = figures::one_stream_transports(opts)
         .iter()
         .any(|&t| t != Transport::Raw);
-    if cpu_rows && opts.size < 256 << 20 {
-        notes.push(format!(
-            "CPU time counts in clock ticks (10 ms): over {} MiB the CPU per GiB figures are \
-             coarse; use --size 256M or more for them",
-            opts.size >> 20
-        ));
+    if cpu_rows {
+        notes.extend(cpu_note(opts.size));
     }
     let mut rows = figures::rows(opts, &samples);
     if let Some(h) = &hostile {
@@ -72,28 +69,53 @@ pub fn run(opts: &Options, tcpws: &Path) -> Result<Report, BenchError> {
         notes.extend(h.notes());
     }
     Ok(Report {
-        options: json!({
-            "size_bytes": opts.size,
+        options: opts.json(json!({
             "streams": opts.streams,
-            "idle_streams": opts.idle_streams,
-            "round_trips": opts.round_trips,
-            "message_bytes": options::MESSAGE_BYTES,
-            "setups": opts.setups,
-            "runs": opts.runs,
             "cases": opts.cases.describe(),
             "hostile_conns": opts.hostile.conns,
             "hostile_links": opts.hostile.links,
             "hostile_pieces": opts.hostile.pieces,
             "hostile_floods": opts.hostile.floods,
-            "quick": opts.quick,
-        }),
+        })),
         cpus,
         other_cpus,
         wall_secs: started.elapsed().as_secs_f64(),
         rows,
         notes,
         hostile: hostile.as_ref().map(hostile::json),
+        compared: None,
     })
+}
+
+/// Why the CPU per GiB figures of bulk cases of `size` bytes are coarse,
+/// if they are.
+pub fn cpu_note(size: u64) -> Option<String> {
+    (size < 256 << 20).then(|| {
+        format!(
+            "CPU time counts in clock ticks (10 ms): over {} MiB the CPU per GiB figures are \
+             coarse; use --size 256M or more for them",
+            size >> 20
+        )
+    })
+}
+
+/// The memory case alone, `opts.runs` times (a fresh ws:// pair each,
+/// its directories under `scratch`): its rows and notes.
+pub fn memory_rows(
+    opts: &Options,
+    scratch: &Scratch,
+    tcpws: &Path,
+) -> Result<(Vec<Row>, Vec<String>), BenchError> {
+    let opts = Options {
+        cases: options::Cases::parse("memory")?,
+        ..opts.clone()
+    };
+    let mut bench = Bench::start(&opts, scratch, tcpws)?;
+    for run in 1..=opts.runs {
+        bench.memory(run)?;
+    }
+    let (samples, notes) = bench.finish()?;
+    Ok((figures::rows(&opts, &samples), notes))
 }
 
 /// The state of a bench between runs: the backends and the tunnel
@@ -208,7 +230,7 @@ impl<'a> Bench<'a> {
     fn port(&mut self, kind: Kind, i: Option<usize>, d: Direction) -> Result<u16, BenchError> {
         let Some(dep) = i.and_then(|i| self.deployments.get_mut(i)) else {
             return Ok(match kind {
-                Kind::Sink => self.sink.port,
+                Kind::Sink | Kind::Counted => self.sink.port,
                 Kind::Once => self.once.port,
                 Kind::Echo | Kind::Hold => self.echo.port,
             });
@@ -234,8 +256,8 @@ impl<'a> Bench<'a> {
             .map(|dep| (dep.server.pid(), dep.client.pid()));
         let cpu_before = pids.map(cpu_pair).transpose()?;
         let own_before = own_cpu()?;
-        let transfer =
-            cases::bulk(&what, port, self.opts.size, n).map_err(|e| self.explain(i, e))?;
+        let transfer = cases::bulk(&what, port, self.opts.size, n, Ending::HalfClose)
+            .map_err(|e| self.explain(i, e))?;
         let own_used = own_cpu()? - own_before;
         let gib = transfer.bytes as f64 / f64::from(1u32 << 30);
         let rate = transfer.bytes_per_sec();

@@ -36,11 +36,28 @@ impl Transfer {
     }
 }
 
+/// How a bulk sender lets the sink know it has sent everything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ending {
+    /// It ends its writing side, and a sink counts to the end.
+    HalfClose,
+    /// It announces its byte count first, to a counted sink, and keeps its
+    /// side open until the count comes back.
+    Announced,
+}
+
 /// Sends `total` bytes split over `streams` concurrent connections to the
-/// sink behind `port`; the clock runs from when every connection is open
-/// until every sender has the sink's count of what it received. A count
-/// that differs from what was sent is an error.
-pub fn bulk(what: &str, port: u16, total: u64, streams: usize) -> Result<Transfer, BenchError> {
+/// sink behind `port`, ending each as `ending` says; the clock runs from
+/// when every connection is open until every sender has the sink's count
+/// of what it received. A count that differs from what was sent is an
+/// error.
+pub fn bulk(
+    what: &str,
+    port: u16,
+    total: u64,
+    streams: usize,
+    ending: Ending,
+) -> Result<Transfer, BenchError> {
     let streams = streams.max(1);
     let per = (total / streams as u64).max(1);
     let mut conns = Vec::with_capacity(streams);
@@ -64,7 +81,7 @@ pub fn bulk(what: &str, port: u16, total: u64, streams: usize) -> Result<Transfe
                 if !*gate.read().unwrap_or_else(PoisonError::into_inner) {
                     return Err("not started".to_string());
                 }
-                send_and_count(s, per, &chunk)
+                send_and_count(s, per, &chunk, ending)
             });
         match spawned {
             Ok(h) => senders.push((i, h)),
@@ -98,7 +115,11 @@ pub fn bulk(what: &str, port: u16, total: u64, streams: usize) -> Result<Transfe
     }
 }
 
-fn send_and_count(mut s: TcpStream, len: u64, chunk: &[u8]) -> Result<(), String> {
+fn send_and_count(mut s: TcpStream, len: u64, chunk: &[u8], ending: Ending) -> Result<(), String> {
+    if ending == Ending::Announced {
+        s.write_all(&len.to_le_bytes())
+            .map_err(|e| format!("announce {len} bytes: {}", describe(&e)))?;
+    }
     let mut left = len;
     while left > 0 {
         let n = left.min(chunk.len() as u64) as usize;
@@ -111,8 +132,10 @@ fn send_and_count(mut s: TcpStream, len: u64, chunk: &[u8]) -> Result<(), String
         })?;
         left -= n as u64;
     }
-    s.shutdown(Shutdown::Write)
-        .map_err(|e| format!("shutdown: {e}"))?;
+    if ending == Ending::HalfClose {
+        s.shutdown(Shutdown::Write)
+            .map_err(|e| format!("shutdown: {e}"))?;
+    }
     let mut count = [0u8; 8];
     s.read_exact(&mut count).map_err(|e| {
         format!(
@@ -244,7 +267,10 @@ mod tests {
     #[test]
     fn cases_against_raw_backends() {
         let sink = Backend::start(Kind::Sink).unwrap();
-        let t = bulk("raw", sink.port, 3 << 20, 3).unwrap();
+        let t = bulk("raw", sink.port, 3 << 20, 3, Ending::HalfClose).unwrap();
+        assert_eq!(t.bytes, 3 << 20);
+        let counted = Backend::start(Kind::Counted).unwrap();
+        let t = bulk("raw", counted.port, 3 << 20, 2, Ending::Announced).unwrap();
         assert_eq!(t.bytes, 3 << 20);
         assert!(t.bytes_per_sec() > 0.0);
         let echo = Backend::start(Kind::Echo).unwrap();
@@ -264,7 +290,7 @@ mod tests {
             let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
             l.local_addr().unwrap().port()
         };
-        let e = bulk("ws srv-listen", port, 1 << 20, 2).unwrap_err();
+        let e = bulk("ws srv-listen", port, 1 << 20, 2, Ending::HalfClose).unwrap_err();
         assert!(
             e.to_string()
                 .starts_with("ws srv-listen: connection 1 of 2"),

@@ -1,6 +1,6 @@
 //! A throwaway PKI for the wss:// cases: a self-signed CA and a server
 //! certificate for 127.0.0.1 issued by it, written as the PEM files the
-//! config keys name.
+//! config keys name (and, split, as a peer's flags take them).
 
 use std::path::{Path, PathBuf};
 
@@ -19,6 +19,11 @@ pub struct CertFiles {
     /// The CA certificate the client trusts
     /// (`mutualTLSTrustedCACertificateBundleFilePath`).
     pub ca: PathBuf,
+    /// The server's certificate and the CA alone, for a peer that takes
+    /// the key apart (wstunnel's `--tls-certificate`).
+    pub chain: PathBuf,
+    /// The server's key alone (wstunnel's `--tls-private-key`).
+    pub key: PathBuf,
 }
 
 /// Makes the certificates and writes them into `dir`.
@@ -44,9 +49,17 @@ pub fn write(dir: &Path) -> Result<CertFiles, BenchError> {
     let files = CertFiles {
         bundle: dir.join("server-bundle.pem"),
         ca: dir.join("ca.pem"),
+        chain: dir.join("server-chain.pem"),
+        key: dir.join("server-key.pem"),
     };
-    let bundle = [leaf.pem(), ca.pem(), key.serialize_pem()].concat();
-    for (path, text) in [(&files.bundle, bundle), (&files.ca, ca.pem())] {
+    let chain = [leaf.pem(), ca.pem()].concat();
+    let bundle = [chain.clone(), key.serialize_pem()].concat();
+    for (path, text) in [
+        (&files.bundle, bundle),
+        (&files.ca, ca.pem()),
+        (&files.chain, chain),
+        (&files.key, key.serialize_pem()),
+    ] {
         std::fs::write(path, text).map_err(BenchError::io(format!("write {}", path.display())))?;
     }
     Ok(files)
@@ -65,6 +78,11 @@ mod tests {
         assert!(bundle.contains("PRIVATE KEY"));
         let ca = std::fs::read_to_string(&files.ca).unwrap();
         assert_eq!(ca.matches("BEGIN CERTIFICATE").count(), 1);
+        let chain = std::fs::read_to_string(&files.chain).unwrap();
+        assert_eq!(chain.matches("BEGIN CERTIFICATE").count(), 2);
+        assert!(!chain.contains("PRIVATE KEY"));
+        let key = std::fs::read_to_string(&files.key).unwrap();
+        assert!(key.contains("PRIVATE KEY") && !key.contains("CERTIFICATE"));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -23,6 +23,10 @@
 //!   out-of-order pieces, an Open flood), with the server's memory and how
 //!   soon it closed every hostile connection.
 //!
+//! With `--peer wstunnel=PATH` it measures peers instead, side by side
+//! with tcpws, the bare-relay floor and raw loopback, in alternating
+//! rounds (see [`compare`]), then tcpws's memory case alone.
+//!
 //! Progress goes to stderr; the table (or `--json`) to stdout. Every child
 //! process is stopped and the scratch directory removed on every way out.
 
@@ -30,6 +34,7 @@ mod backends;
 mod bench;
 mod cases;
 mod certs;
+mod compare;
 mod error;
 mod figures;
 mod hostile;
@@ -44,6 +49,7 @@ mod server_metrics;
 mod stats;
 mod websocket;
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use tcpws::args::EXIT_CONFIG;
@@ -58,8 +64,13 @@ fn main() -> ExitCode {
         Ok(args) => args,
         Err(code) => return code,
     };
-    if args.serve_hold {
-        return match backends::serve_hold() {
+    let helper = if args.serve_hold {
+        Some(backends::serve_hold())
+    } else {
+        args.serve_relay.as_deref().map(compare::floor::serve)
+    };
+    if let Some(outcome) = helper {
+        return match outcome {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("error: {e}");
@@ -74,7 +85,14 @@ fn main() -> ExitCode {
             return ExitCode::from(EXIT_CONFIG);
         }
     };
-    let report = match launch::tcpws_binary().and_then(|tcpws| bench::run(&opts, &tcpws)) {
+    let run = |tcpws: PathBuf| {
+        if opts.peers.is_empty() {
+            bench::run(&opts, &tcpws)
+        } else {
+            compare::run(&opts, &tcpws)
+        }
+    };
+    let report = match launch::tcpws_binary().and_then(run) {
         Ok(report) => report,
         Err(e) => {
             eprintln!("bench failed: {e}");
@@ -89,14 +107,13 @@ fn main() -> ExitCode {
     } else {
         let (passed, missed) = report.score();
         println!(
-            "tcpws bench {}: median of {} run(s) on {} CPUs, {:.0} s; other work kept {} CPUs busy",
-            tcpws::VERSION,
-            report.options["runs"],
-            report.cpus,
-            report.wall_secs,
-            report
-                .other_cpus
-                .map_or("?".to_string(), |c| format!("{c:.1}")),
+            "{}",
+            report::heading(
+                &report.options["runs"],
+                report.cpus,
+                report.wall_secs,
+                report.other_cpus
+            )
         );
         println!();
         print!("{}", report.table());

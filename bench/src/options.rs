@@ -6,6 +6,7 @@ use std::fmt;
 
 use argh::FromArgs;
 
+use crate::compare::peer::{self, Peer};
 use crate::error::BenchError;
 use crate::hostile::Counts;
 
@@ -60,10 +61,21 @@ pub struct BenchArgs {
     /// print the results as JSON on stdout instead of the table
     #[argh(switch)]
     pub json: bool,
+    /// measure a peer side by side with tcpws instead of the cases above:
+    /// NAME=PATH (only wstunnel=PATH is known), repeatable or
+    /// comma-separated; with the bare-relay floor and raw loopback, in
+    /// alternating rounds (--size, --streams, --round-trips, --setups,
+    /// --runs, --idle-streams and --quick apply; --cases does not)
+    #[argh(option)]
+    pub peer: Vec<String>,
     /// internal: be the bench's hold backend (prints `port N`, serves
     /// until standard input closes)
     #[argh(switch, hidden_help)]
     pub serve_hold: bool,
+    /// internal: be a relay of the bare-relay floor (`LISTEN=TARGET,...`
+    /// loopback ports; serves until killed)
+    #[argh(option, hidden_help)]
+    pub serve_relay: Option<String>,
 }
 
 /// How the bench reaches the backends: directly or through one of the
@@ -220,6 +232,8 @@ pub struct Options {
     pub hostile: Counts,
     pub json: bool,
     pub quick: bool,
+    /// The peers to compare with; none for the bench of tcpws alone.
+    pub peers: Vec<Peer>,
 }
 
 /// Bytes of each ping-pong message.
@@ -241,6 +255,14 @@ impl Options {
             None if quick => 8 << 20,
             None => 1 << 30,
         };
+        let peers = peer::parse_peers(&args.peer)?;
+        if !peers.is_empty() && args.cases.is_some() {
+            return Err(BenchError::Usage(
+                "--cases: the comparison with --peer runs a fixed set of cases; \
+                 leave --cases out"
+                    .into(),
+            ));
+        }
         let streams = match &args.streams {
             Some(text) => parse_streams(text)?,
             None => vec![8, 100],
@@ -293,7 +315,26 @@ impl Options {
             },
             json: args.json,
             quick,
+            peers,
         })
+    }
+
+    /// The options every report shows, as JSON, with the fields of
+    /// `extra` (an object) added.
+    pub fn json(&self, extra: serde_json::Value) -> serde_json::Value {
+        let mut all = serde_json::json!({
+            "size_bytes": self.size,
+            "idle_streams": self.idle_streams,
+            "round_trips": self.round_trips,
+            "message_bytes": MESSAGE_BYTES,
+            "setups": self.setups,
+            "runs": self.runs,
+            "quick": self.quick,
+        });
+        if let (Some(all), serde_json::Value::Object(extra)) = (all.as_object_mut(), extra) {
+            all.extend(extra);
+        }
+        all
     }
 
     /// File descriptors a process of the bench needs at its peak: the
@@ -525,6 +566,22 @@ mod tests {
         );
         assert!(usage(Cases::parse("ws,tls")).contains("unknown case \"tls\""));
         assert!(usage(Cases::parse("ws,,raw")).contains("--cases"));
+    }
+
+    #[test]
+    fn peers_are_repeatable_and_exclude_cases() {
+        let o = Options::from_args(&args(&[]).unwrap()).unwrap();
+        assert!(o.peers.is_empty());
+        let o =
+            Options::from_args(&args(&["--peer", "wstunnel=/bin/sh", "--quick"]).unwrap()).unwrap();
+        assert_eq!(o.peers.len(), 1);
+        assert_eq!(o.peers[0].path, std::path::Path::new("/bin/sh"));
+        let two = args(&["--peer", "wstunnel=/bin/sh", "--peer", "wstunnel=/bin/sh"]).unwrap();
+        assert!(usage(Options::from_args(&two)).contains("twice"));
+        let with_cases = args(&["--peer", "wstunnel=/bin/sh", "--cases", "ws"]).unwrap();
+        assert!(usage(Options::from_args(&with_cases)).starts_with("--cases: "));
+        let bad = args(&["--peer", "iperf=/bin/sh"]).unwrap();
+        assert!(usage(Options::from_args(&bad)).starts_with("--peer: unknown peer"));
     }
 
     #[test]

@@ -15,8 +15,9 @@
 use std::fs::File;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
+use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -101,6 +102,7 @@ impl Drop for Scratch {
 /// The backend ports the connect entries dial.
 #[derive(Debug, Clone, Copy)]
 pub struct Targets {
+    /// A sink or a counted sink.
     pub sink: u16,
     pub echo: u16,
     pub once: u16,
@@ -124,11 +126,11 @@ pub struct Ports {
 
 impl Ports {
     /// The listen port of the tunnel going `direction` to the backend of
-    /// `kind`.
+    /// `kind` (either sink: the one [`Targets::sink`] names).
     pub fn to(&self, kind: Kind, direction: Direction) -> u16 {
         match (kind, direction) {
-            (Kind::Sink, Direction::ServerListen) => self.up_sink,
-            (Kind::Sink, Direction::ClientListen) => self.down_sink,
+            (Kind::Sink | Kind::Counted, Direction::ServerListen) => self.up_sink,
+            (Kind::Sink | Kind::Counted, Direction::ClientListen) => self.down_sink,
             (Kind::Echo, Direction::ServerListen) => self.up_echo,
             (Kind::Echo, Direction::ClientListen) => self.down_echo,
             (Kind::Once, Direction::ServerListen) => self.up_once,
@@ -138,15 +140,26 @@ impl Ports {
     }
 }
 
-/// One running `tcpws run` process.
+/// One running process of the bench: `tcpws run HOME`, or a peer's.
 pub struct Proc {
     pub name: String,
     pub home: PathBuf,
     child: Option<Child>,
+    /// Whether death by SIGTERM is a clean stop (see [`Proc::dies_on_sigterm`]).
+    dies_on_sigterm: bool,
 }
 
 impl Proc {
+    /// `tcpws run HOME` of the binary at `tcpws`.
     fn start(tcpws: &Path, name: String, home: PathBuf) -> Result<Proc, BenchError> {
+        let mut command = launch::tied(tcpws);
+        command.arg("run").arg(&home).env_remove("RUST_LOG");
+        Proc::spawn(command, name, home)
+    }
+
+    /// Starts `command` (made with [`launch::tied`]) with no input and its
+    /// output in `HOME/output.log`; `home` must exist.
+    pub fn spawn(mut command: Command, name: String, home: PathBuf) -> Result<Proc, BenchError> {
         let output = File::create(home.join("output.log")).map_err(BenchError::io(format!(
             "create {}/output.log",
             home.display()
@@ -154,14 +167,7 @@ impl Proc {
         let errors = output
             .try_clone()
             .map_err(BenchError::io("duplicate a log file"))?;
-        let mut command = launch::tied(tcpws);
-        command
-            .arg("run")
-            .arg(&home)
-            .env_remove("RUST_LOG")
-            .stdin(Stdio::null())
-            .stdout(output)
-            .stderr(errors);
+        command.stdin(Stdio::null()).stdout(output).stderr(errors);
         let child = command
             .spawn()
             .map_err(BenchError::io(format!("start the {name}")))?;
@@ -169,7 +175,15 @@ impl Proc {
             name,
             home,
             child: Some(child),
+            dies_on_sigterm: false,
         })
+    }
+
+    /// The same process, for a program with no SIGTERM handler of its own:
+    /// being ended by that signal is how it stops cleanly, not a note.
+    pub fn dies_on_sigterm(mut self) -> Proc {
+        self.dies_on_sigterm = true;
+        self
     }
 
     pub fn pid(&self) -> u32 {
@@ -195,11 +209,33 @@ impl Proc {
         }
     }
 
-    /// SIGTERM, then SIGKILL after [`STOP_LIMIT`]. Returns how it ended.
-    pub fn stop(&mut self) -> String {
-        let Some(mut child) = self.child.take() else {
-            return "not running".into();
-        };
+    /// Waits until the process listens on every one of `ports` of
+    /// 127.0.0.1; an error with the end of its log if it exits first or
+    /// takes longer than [`START_LIMIT`].
+    pub fn wait_listening(&mut self, ports: &[u16]) -> Result<(), BenchError> {
+        let start = Instant::now();
+        while !ports.iter().all(|&port| listening(port)) {
+            self.check_running()?;
+            if start.elapsed() > START_LIMIT {
+                let list: Vec<String> = ports.iter().map(u16::to_string).collect();
+                let s = if ports.len() == 1 { "" } else { "s" };
+                return Err(BenchError::Tunnel(format!(
+                    "the {} did not listen on port{s} {} within {START_LIMIT:?}; \
+                     its log ends:\n{}",
+                    self.name,
+                    list.join(", "),
+                    self.log_tail(20)
+                )));
+            }
+            thread::sleep(Duration::from_millis(5));
+        }
+        Ok(())
+    }
+
+    /// SIGTERM, then SIGKILL after [`STOP_LIMIT`]. Returns how it ended
+    /// unless it stopped cleanly.
+    pub fn stop(&mut self) -> Option<String> {
+        let mut child = self.child.take()?;
         let pid = libc::pid_t::try_from(child.id()).unwrap_or(0);
         if pid > 0 {
             // SAFETY: kill sends a signal to our own child, which we have
@@ -209,13 +245,20 @@ impl Proc {
         let deadline = Instant::now() + STOP_LIMIT;
         loop {
             match child.try_wait() {
-                Ok(Some(status)) if status.success() => return "exited 0".into(),
-                Ok(Some(status)) => return format!("ended with {status} after SIGTERM"),
+                Ok(Some(status)) if status.success() => return None,
+                Ok(Some(status))
+                    if self.dies_on_sigterm && status.signal() == Some(libc::SIGTERM) =>
+                {
+                    return None
+                }
+                Ok(Some(status)) => return Some(format!("ended with {status} after SIGTERM")),
                 Ok(None) if Instant::now() < deadline => thread::sleep(Duration::from_millis(10)),
                 _ => {
                     let _ = child.kill();
                     let _ = child.wait();
-                    return format!("did not stop within {STOP_LIMIT:?} of SIGTERM: killed");
+                    return Some(format!(
+                        "did not stop within {STOP_LIMIT:?} of SIGTERM: killed"
+                    ));
                 }
             }
         }
@@ -243,7 +286,7 @@ impl Proc {
         lines
     }
 
-    fn log_tail(&self, n: usize) -> String {
+    pub fn log_tail(&self, n: usize) -> String {
         let lines = self.log_lines();
         lines[lines.len().saturating_sub(n)..].join("\n")
     }
@@ -302,19 +345,7 @@ impl Deployment {
         let mut server = Proc::start(tcpws, format!("{transport} server"), homes[0].clone())?;
         // Client 1 starts once the server listens, so that it connects at
         // its first try instead of logging a refusal and backing off.
-        let start = Instant::now();
-        while !listening(ports.ws) {
-            server.check_running()?;
-            if start.elapsed() > START_LIMIT {
-                return Err(BenchError::Tunnel(format!(
-                    "the {transport} server did not listen on port {} within {START_LIMIT:?}; \
-                     its log ends:\n{}",
-                    ports.ws,
-                    server.log_tail(20)
-                )));
-            }
-            thread::sleep(Duration::from_millis(5));
-        }
+        server.wait_listening(&[ports.ws])?;
         let client = Proc::start(tcpws, format!("{transport} client 1"), homes[1].clone())?;
         let mut d = Deployment {
             transport,
@@ -353,45 +384,71 @@ impl Deployment {
 
     /// An error if either process has exited.
     pub fn check_running(&mut self) -> Result<(), BenchError> {
-        self.server.check_running()?;
-        self.client.check_running()
+        check_all(&mut [&mut self.server, &mut self.client])
     }
 
     /// `e`, a failed case, with what the processes say: an exit if one has
     /// gone, else the end of both logs.
     pub fn explain(&mut self, e: BenchError) -> BenchError {
-        if let Err(gone) = self.check_running() {
-            return BenchError::Tunnel(format!("{e}\n{gone}"));
-        }
-        BenchError::Tunnel(format!(
-            "{e}\n{} log ends:\n{}\n{} log ends:\n{}",
-            self.server.name,
-            self.server.log_tail(20),
-            self.client.name,
-            self.client.log_tail(20)
-        ))
+        explain_all(&mut [&mut self.server, &mut self.client], e)
     }
 
     /// Stops both processes; returns what they logged (warnings and
     /// errors), each line prefixed with the process name, and how any
     /// process that did not stop cleanly ended.
     pub fn stop(mut self) -> Vec<String> {
-        let mut notes = Vec::new();
         // Client 1 first: a client whose server has gone logs its
         // reconnect attempts as warnings.
-        for p in [&mut self.client, &mut self.server] {
-            let ended = p.stop();
-            if ended != "exited 0" {
-                notes.push(format!("{}: {ended}", p.name));
-            }
-            notes.extend(
-                p.log_lines()
-                    .into_iter()
-                    .map(|l| format!("{}: {l}", p.name)),
-            );
-        }
-        notes
+        stop_all(&mut [&mut self.client, &mut self.server])
     }
+}
+
+/// An error, with what `procs` (the processes that carry it) say, unless
+/// one byte sent to `port` comes back; `what` names the route.
+pub fn expect_echo(procs: &mut [Proc], port: u16, what: &str) -> Result<(), BenchError> {
+    if echo_probe(port) {
+        return Ok(());
+    }
+    let mut all: Vec<&mut Proc> = procs.iter_mut().collect();
+    Err(explain_all(
+        &mut all,
+        BenchError::Tunnel(format!("{what} did not carry an echo (port {port})")),
+    ))
+}
+
+/// An error if any of `procs` has exited.
+pub fn check_all(procs: &mut [&mut Proc]) -> Result<(), BenchError> {
+    procs.iter_mut().try_for_each(|p| p.check_running())
+}
+
+/// `e`, a failed case, with what `procs` (the processes that carried it)
+/// say: an exit if one has gone, else the end of every log.
+pub fn explain_all(procs: &mut [&mut Proc], e: BenchError) -> BenchError {
+    if let Err(gone) = check_all(procs) {
+        return BenchError::Tunnel(format!("{e}\n{gone}"));
+    }
+    let mut text = e.to_string();
+    for p in procs.iter() {
+        text.push_str(&format!("\n{} log ends:\n{}", p.name, p.log_tail(20)));
+    }
+    BenchError::Tunnel(text)
+}
+
+/// Stops `procs` in order; returns what they logged, each line prefixed
+/// with the process name, and how any that did not stop cleanly ended.
+pub fn stop_all(procs: &mut [&mut Proc]) -> Vec<String> {
+    let mut notes = Vec::new();
+    for p in procs.iter_mut() {
+        if let Some(ended) = p.stop() {
+            notes.push(format!("{}: {ended}", p.name));
+        }
+        notes.extend(
+            p.log_lines()
+                .into_iter()
+                .map(|l| format!("{}: {l}", p.name)),
+        );
+    }
+    notes
 }
 
 /// The server's and client 1's config.json.
@@ -475,7 +532,7 @@ fn configs(
 }
 
 /// A free TCP port on 127.0.0.1 (bound and released at once).
-fn free_port() -> Result<u16, BenchError> {
+pub fn free_port() -> Result<u16, BenchError> {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
@@ -484,7 +541,7 @@ fn free_port() -> Result<u16, BenchError> {
 
 /// Whether a socket listens on 127.0.0.1:port, from `/proc/net/tcp`
 /// (connecting to find out would make the server log a failed handshake).
-fn listening(port: u16) -> bool {
+pub fn listening(port: u16) -> bool {
     std::fs::read_to_string("/proc/net/tcp").is_ok_and(|table| listening_in(&table, port))
 }
 
@@ -507,7 +564,7 @@ fn listening_in(table: &str, port: u16) -> bool {
 }
 
 /// Whether one byte sent to 127.0.0.1:port comes back.
-fn echo_probe(port: u16) -> bool {
+pub fn echo_probe(port: u16) -> bool {
     let probe = || -> std::io::Result<bool> {
         let mut s =
             TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_secs(1))?;
@@ -559,6 +616,8 @@ mod tests {
         let certs = CertFiles {
             bundle: "/b.pem".into(),
             ca: "/ca.pem".into(),
+            chain: "/c.pem".into(),
+            key: "/k.pem".into(),
         };
         let (s, c) = configs(Transport::Wss, &ports, targets, Some(&certs)).unwrap();
         let names = |v: &serde_json::Value, key: &str| -> Vec<String> {

@@ -1,5 +1,6 @@
 //! The results: rows of figures, each beside its raw loopback baseline and
-//! its target, printed as a table for people or as JSON for machines.
+//! its target (and a comparison with peers, when one ran), printed as a
+//! table for people or as JSON for machines.
 
 use serde_json::{json, Value};
 
@@ -109,14 +110,21 @@ pub struct Report {
     pub notes: Vec<String>,
     /// The hostile case in detail, for the JSON.
     pub hostile: Option<Value>,
+    /// The comparison with peers (`--peer`), printed before the rows.
+    pub compared: Option<crate::compare::table::Table>,
 }
 
 impl Report {
-    /// (passes, misses) against the targets.
+    /// (passes, misses) against the targets, the comparison's with them.
     pub fn score(&self) -> (usize, usize) {
         let judged: Vec<bool> = self.rows.iter().filter_map(Row::pass).collect();
         let passes = judged.iter().filter(|&&p| p).count();
-        (passes, judged.len() - passes)
+        let (compared_passes, compared_misses) =
+            self.compared.as_ref().map_or((0, 0), |c| c.score());
+        (
+            passes + compared_passes,
+            judged.len() - passes + compared_misses,
+        )
     }
 
     /// The table: one line per row, a blank line between groups of rows;
@@ -128,7 +136,13 @@ impl Report {
             .iter()
             .partition(|r| r.group.starts_with(crate::hostile::GROUP));
         let mut out = String::new();
-        if !main.is_empty() || hostile.is_empty() {
+        if let Some(c) = &self.compared {
+            out.push_str(&c.render());
+        }
+        if !main.is_empty() || (hostile.is_empty() && out.is_empty()) {
+            if !out.is_empty() {
+                out.push('\n');
+            }
             out.push_str(&render(
                 [
                     "figure",
@@ -161,10 +175,11 @@ impl Report {
     }
 
     /// The whole report as JSON: options, machine, wall time, every row
-    /// (values in base units: bytes, seconds) and the notes.
+    /// (values in base units: bytes, seconds) and the notes; and the
+    /// comparison, `compared`, when one ran.
     pub fn json(&self) -> Value {
         let (passed, missed) = self.score();
-        json!({
+        let mut j = json!({
             "bench": "tcpws",
             "version": tcpws::VERSION,
             "options": self.options,
@@ -189,63 +204,101 @@ impl Report {
             })).collect::<Vec<_>>(),
             "notes": self.notes,
             "hostile": self.hostile,
-        })
+        });
+        if let (Some(c), Some(all)) = (&self.compared, j.as_object_mut()) {
+            all.insert("compared".into(), c.json());
+        }
+        j
     }
 }
 
 /// Rows under `head`, columns aligned, a blank line between groups.
 fn render(head: [&str; 6], rows: &[&Row]) -> String {
-    let mut cells: Vec<[String; 6]> = Vec::new();
+    let mut cells: Vec<Vec<String>> = Vec::new();
     let mut groups: Vec<&str> = Vec::new();
     for r in rows {
         let dash = || "-".to_string();
-        cells.push([
+        cells.push(vec![
             r.label.clone(),
             r.raw.map_or_else(dash, |v| r.unit.format(v)),
             r.value.map_or_else(dash, |v| r.unit.format(v)),
             r.ratio()
                 .map_or_else(dash, |x| format!("{:.0} %", x * 100.0)),
             r.target.as_ref().map_or_else(dash, |t| t.text.clone()),
-            match r.pass() {
-                Some(true) => "PASS".into(),
-                Some(false) => "MISS".into(),
-                None => dash(),
-            },
+            pass_text(r.pass()),
         ]);
         groups.push(r.group.as_str());
     }
-    let mut width = head.map(|h| h.chars().count());
-    for row in &cells {
+    use Align::{Left, Right};
+    columns(
+        &head,
+        &[Left, Right, Right, Right, Left, Left],
+        &cells,
+        &groups,
+    )
+}
+
+/// `PASS`, `MISS` or `-` (not judged).
+pub fn pass_text(pass: Option<bool>) -> String {
+    match pass {
+        Some(true) => "PASS".into(),
+        Some(false) => "MISS".into(),
+        None => "-".into(),
+    }
+}
+
+/// How a column's cells line up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Align {
+    Left,
+    Right,
+}
+
+/// `cells` (a row each, as many cells as `head`) under `head` and a rule,
+/// each column as wide as its widest cell and aligned as `align` says,
+/// two spaces apart, no trailing blanks, and a blank line wherever the
+/// group (`groups`, one a row) changes.
+pub fn columns(head: &[&str], align: &[Align], cells: &[Vec<String>], groups: &[&str]) -> String {
+    let mut width: Vec<usize> = head.iter().map(|h| h.chars().count()).collect();
+    for row in cells {
         for (w, c) in width.iter_mut().zip(row) {
             *w = (*w).max(c.chars().count());
         }
     }
-    let line = |cols: [&str; 6]| {
-        let [a, b, c, d, e, f] = cols;
-        let text = format!(
-            "{a:<w0$}  {b:>w1$}  {c:>w2$}  {d:>w3$}  {e:<w4$}  {f}",
-            w0 = width[0],
-            w1 = width[1],
-            w2 = width[2],
-            w3 = width[3],
-            w4 = width[4],
-        );
+    let line = |cols: &[&str]| {
+        let mut text = String::new();
+        for (i, c) in cols.iter().enumerate() {
+            if i > 0 {
+                text.push_str("  ");
+            }
+            let w = width[i];
+            match align.get(i) {
+                Some(Align::Right) => text.push_str(&format!("{c:>w$}")),
+                _ => text.push_str(&format!("{c:<w$}")),
+            }
+        }
         format!("{}\n", text.trim_end())
     };
     let mut out = line(head);
     let rule: Vec<String> = width.iter().map(|&w| "-".repeat(w)).collect();
-    out.push_str(&line([
-        &rule[0], &rule[1], &rule[2], &rule[3], &rule[4], &rule[5],
-    ]));
+    out.push_str(&line(&rule.iter().map(String::as_str).collect::<Vec<_>>()));
     for (i, row) in cells.iter().enumerate() {
         if i > 0 && groups[i] != groups[i - 1] {
             out.push('\n');
         }
-        out.push_str(&line([
-            &row[0], &row[1], &row[2], &row[3], &row[4], &row[5],
-        ]));
+        out.push_str(&line(&row.iter().map(String::as_str).collect::<Vec<_>>()));
     }
     out
+}
+
+/// The line above the table: version, runs, machine, wall time, noise.
+pub fn heading(runs: &Value, cpus: usize, wall_secs: f64, other_cpus: Option<f64>) -> String {
+    format!(
+        "tcpws bench {}: median of {runs} run(s) on {cpus} CPUs, {wall_secs:.0} s; \
+         other work kept {} CPUs busy",
+        tcpws::VERSION,
+        other_cpus.map_or("?".to_string(), |c| format!("{c:.1}")),
+    )
 }
 
 #[cfg(test)]
@@ -298,6 +351,7 @@ mod tests {
             ],
             notes: vec!["a note".into()],
             hostile: None,
+            compared: None,
         }
     }
 
@@ -400,5 +454,6 @@ mod tests {
         assert_eq!(rows[0]["target"], Value::Null);
         assert_eq!(rows[2]["samples"], json!([]));
         assert_eq!(j["notes"][0], "a note");
+        assert!(j.get("compared").is_none(), "no comparison ran");
     }
 }

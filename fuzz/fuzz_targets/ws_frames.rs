@@ -31,7 +31,7 @@ fn events(server: bool, wire: &[u8], chunks: &[usize]) -> Vec<String> {
     let mut seen = Vec::new();
     let (mut at, mut chunk) = (0, 0);
     loop {
-        match r.next() {
+        match r.next_frame() {
             Err(why) => {
                 seen.push(format!("error {why}"));
                 return seen;

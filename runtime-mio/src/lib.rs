@@ -52,11 +52,11 @@ mod tunnel;
 #[doc(hidden)]
 pub mod fuzzing {
     pub use crate::event_loop::SCRATCH;
+    pub use crate::link::ws_reader::{Frame, FrameReader, Message, INITIAL_BUFFER, MAX_BUFFER};
     pub use crate::server_port::incoming::{read_head, Step};
     pub use crate::server_port::request_head::{parse_head, HeadError, RequestHead, MAX_HEAD};
     pub use crate::server_port::response::{error_response, response, upgrade_response};
     pub use crate::server_port::routing::{route, Route};
-    pub use crate::link::ws_reader::{Frame, FrameReader, Message, INITIAL_BUFFER, MAX_BUFFER};
 }
 
 pub use error::RuntimeError;

@@ -176,7 +176,7 @@ impl Link {
         let mut control = 0;
         let mut taken = 0;
         loop {
-            let frame = match self.reader.next() {
+            let frame = match self.reader.next_frame() {
                 Ok(frame) => frame,
                 Err(why) => return LinkRead::Violation(why),
             };

@@ -101,7 +101,7 @@ impl FrameReader {
         }
     }
 
-    /// The bytes of a message [`FrameReader::next`] returned; valid until
+    /// The bytes of a message [`FrameReader::next_frame`] returned; valid until
     /// the next call of any other method.
     pub fn message(&self, message: &Message) -> &[u8] {
         match message {
@@ -110,7 +110,7 @@ impl FrameReader {
         }
     }
 
-    /// The payload bytes of a ping [`FrameReader::next`] returned.
+    /// The payload bytes of a ping [`FrameReader::next_frame`] returned.
     pub fn bytes(&self, range: Range<usize>) -> &[u8] {
         &self.buf[range]
     }
@@ -122,7 +122,7 @@ impl FrameReader {
 
     /// The next frame among the buffered bytes, or a violation that names
     /// the problem (the link must close).
-    pub fn next(&mut self) -> Result<Frame, String> {
+    pub fn next_frame(&mut self) -> Result<Frame, String> {
         self.gathered = None;
         loop {
             let Some(h) = parse_header(&self.buf[self.start..self.end])? else {
@@ -337,7 +337,7 @@ mod tests {
         let mut seen = Vec::new();
         let mut at = 0;
         loop {
-            match r.next()? {
+            match r.next_frame()? {
                 Frame::Message(m) => seen.push(format!("msg {:?}", r.message(&m))),
                 Frame::Ping(p) => seen.push(format!("ping {:?}", r.bytes(p))),
                 Frame::Pong => seen.push("pong".into()),
@@ -399,7 +399,7 @@ mod tests {
         let wire = frame(OP_BINARY, true, &payload, KEY);
         let mut r = FrameReader::new(true, &[]);
         let mut at = 0;
-        while r.next().unwrap() == Frame::Incomplete {
+        while r.next_frame().unwrap() == Frame::Incomplete {
             let room = r.read_room();
             let n = room.len().min(wire.len() - at);
             room[..n].copy_from_slice(&wire[at..at + n]);
@@ -521,11 +521,11 @@ mod tests {
     fn leftover_bytes_come_first() {
         let wire = frame(OP_BINARY, true, b"hello", None);
         let mut r = FrameReader::new(false, &wire);
-        match r.next().unwrap() {
+        match r.next_frame().unwrap() {
             Frame::Message(m) => assert_eq!(r.message(&m), b"hello"),
             other => panic!("{other:?}"),
         }
-        assert_eq!(r.next().unwrap(), Frame::Incomplete);
+        assert_eq!(r.next_frame().unwrap(), Frame::Incomplete);
     }
 
     quickcheck! {
@@ -544,7 +544,7 @@ mod tests {
             let mut got = Vec::new();
             let (mut at, mut s) = (0, 0);
             loop {
-                match r.next() {
+                match r.next_frame() {
                     Ok(Frame::Message(m)) => got.push(r.message(&m).to_vec()),
                     Ok(Frame::Incomplete) if at == wire.len() => break,
                     Ok(Frame::Incomplete) => {
@@ -568,7 +568,7 @@ mod tests {
             let mut r = FrameReader::new(server, &[]);
             let mut at = 0;
             loop {
-                match r.next() {
+                match r.next_frame() {
                     Err(_) => return true,
                     Ok(Frame::Incomplete) if at == wire.len() => return r.capacity() <= MAX_BUFFER,
                     Ok(Frame::Incomplete) => {

@@ -1,6 +1,7 @@
 //! The client's connect-and-handshake attempt to the server, once its name
 //! is resolved (off the loop, see [`connect`](crate::link::connect)): TCP,
-//! then TLS for wss, then the WebSocket upgrade, none of them blocking.
+//! then CONNECT when an HTTP proxy is configured, then TLS for wss, then the
+//! WebSocket upgrade, none of them blocking.
 
 use std::io;
 use std::net::SocketAddr;
@@ -11,6 +12,7 @@ use tungstenite::client::client_with_config;
 use tungstenite::handshake::client::ClientHandshake;
 use tungstenite::handshake::{HandshakeError, MidHandshake};
 
+use crate::link::http_proxy::{ProxyConnect, ProxyStep};
 use crate::link::link_stream::{LinkStream, Ws};
 use crate::link::transport::{Handshake, Transport};
 use crate::link::websocket::{describe_ws, ws_config};
@@ -19,6 +21,8 @@ use crate::tls::ClientTls;
 
 enum DialState {
     Connecting(TcpStream, Fallback),
+    /// Asking the HTTP proxy for a tunnel to the server.
+    ProxyConnecting(TcpStream, ProxyConnect),
     TlsHandshaking(Transport),
     Handshaking(Box<MidHandshake<ClientHandshake<LinkStream>>>),
 }
@@ -45,38 +49,46 @@ impl DialStep {
 }
 
 /// A client's attempt to open its WebSocket to the server: a non-blocking
-/// TCP connect, a non-blocking TLS handshake for wss, then a non-blocking
-/// tungstenite handshake (the protocol times it out).
+/// TCP connect (to the HTTP proxy, if any, then a CONNECT exchange with
+/// it), a non-blocking TLS handshake for wss, then a non-blocking
+/// tungstenite handshake (the protocol times the whole attempt out).
 pub(crate) struct ServerDial {
     pub(crate) token: Token,
+    /// The address dialled: the server's, or the proxy's.
     pub(crate) peer: SocketAddr,
     tls: Option<ClientTls>,
+    /// The CONNECT exchange still to run once TCP is up (`None`: direct,
+    /// or already done).
+    proxy: Option<ProxyConnect>,
     state: Option<DialState>,
 }
 
 impl ServerDial {
     /// Starts the TCP connect to the first of the server's `addrs` that
     /// takes one; the caller registers [`stream_mut`](Self::stream_mut) with
-    /// the poller under `token`. With `tls`, TLS runs over the socket before
-    /// the WebSocket handshake.
+    /// the poller under `token`. With `proxy`, `addrs` are the proxy's and
+    /// its CONNECT exchange runs first; with `tls`, TLS runs over the socket
+    /// before the WebSocket handshake.
     pub(crate) fn start(
         addrs: Vec<SocketAddr>,
         token: Token,
         tls: Option<ClientTls>,
+        proxy: Option<ProxyConnect>,
     ) -> io::Result<ServerDial> {
         let (stream, peer, fallback) = dial::start_with(addrs)?;
         Ok(ServerDial {
             token,
             peer,
             tls,
+            proxy,
             state: Some(DialState::Connecting(stream, fallback)),
         })
     }
 
-    /// The socket while still connecting (for registration).
+    /// The socket before TLS or the WebSocket own it (for registration).
     pub(crate) fn stream_mut(&mut self) -> Option<&mut TcpStream> {
         match &mut self.state {
-            Some(DialState::Connecting(s, _)) => Some(s),
+            Some(DialState::Connecting(s, _) | DialState::ProxyConnecting(s, _)) => Some(s),
             _ => None,
         }
     }
@@ -121,26 +133,55 @@ impl ServerDial {
                     if let Err(e) = stream.set_nodelay(true) {
                         log::debug!("cannot set TCP_NODELAY on the link to {}: {e}", self.peer);
                     }
-                    match &self.tls {
-                        None => {
-                            let stream = LinkStream::new(Transport::Plain(stream));
-                            client_with_config(url, stream, Some(ws_config()))
-                        }
-                        Some(tls) => match Transport::client(stream, tls) {
-                            Ok(transport) => return self.tls_handshake(transport, url),
-                            Err(why) => {
-                                return DialStep::failed(format!("cannot start TLS: {why}"))
-                            }
-                        },
+                    match self.proxy.take() {
+                        Some(exchange) => return self.proxy_connect(stream, exchange, url),
+                        None => return self.tunnel_up(stream, url),
                     }
                 }
             },
+            Some(DialState::ProxyConnecting(stream, exchange)) => {
+                return self.proxy_connect(stream, exchange, url)
+            }
             Some(DialState::TlsHandshaking(transport)) => {
                 return self.tls_handshake(transport, url)
             }
             Some(DialState::Handshaking(mid)) => mid.handshake(),
         };
         self.websocket_step(result)
+    }
+
+    /// Drives the CONNECT exchange; once the proxy says yes, the socket
+    /// reaches the server.
+    fn proxy_connect(
+        &mut self,
+        mut stream: TcpStream,
+        mut exchange: ProxyConnect,
+        url: &str,
+    ) -> DialStep {
+        match exchange.advance(&mut stream, self.peer) {
+            ProxyStep::Pending => {
+                self.state = Some(DialState::ProxyConnecting(stream, exchange));
+                DialStep::Pending
+            }
+            ProxyStep::Established => self.tunnel_up(stream, url),
+            ProxyStep::Failed(reason) => DialStep::failed(reason),
+        }
+    }
+
+    /// A socket that reaches the server (directly or through the proxy):
+    /// starts TLS for wss, else the WebSocket handshake.
+    fn tunnel_up(&mut self, stream: TcpStream, url: &str) -> DialStep {
+        match &self.tls {
+            None => {
+                let stream = LinkStream::new(Transport::Plain(stream));
+                let result = client_with_config(url, stream, Some(ws_config()));
+                self.websocket_step(result)
+            }
+            Some(tls) => match Transport::client(stream, tls) {
+                Ok(transport) => self.tls_handshake(transport, url),
+                Err(why) => DialStep::failed(format!("cannot start TLS: {why}")),
+            },
+        }
     }
 
     /// Drives the TLS handshake; once done, starts the WebSocket handshake.

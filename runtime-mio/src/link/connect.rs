@@ -195,7 +195,11 @@ impl EventLoop {
                         self.add_closing(closing);
                     }
                 }
-                warn!("cannot reach the server at {url}: {}", printable(&reason));
+                warn!(
+                    "cannot reach the server at {url}{}: {}",
+                    self.via_proxy(),
+                    printable(&reason)
+                );
                 self.endpoint.handle_link_failed(&reason, now);
             }
         }

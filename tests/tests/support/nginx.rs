@@ -137,19 +137,24 @@ fn nginx_args(dir: &Path) -> Vec<String> {
 impl Drop for Nginx {
     /// SIGTERM, so the master stops its workers too (a SIGKILL would
     /// leave them holding the port); SIGKILL after 10 s.
+    /// Its directory is kept when the test failed.
     fn drop(&mut self) {
-        let Some(mut c) = self.child.take() else {
-            return;
-        };
-        let _ = Command::new("kill").arg(c.id().to_string()).status();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = c.try_wait() {
-                return;
+        if let Some(mut c) = self.child.take() {
+            let _ = Command::new("kill").arg(c.id().to_string()).status();
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while c.try_wait().ok().flatten().is_none() {
+                if Instant::now() > deadline {
+                    let _ = c.kill();
+                    let _ = c.wait();
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(10));
             }
-            std::thread::sleep(Duration::from_millis(10));
         }
-        let _ = c.kill();
-        let _ = c.wait();
+        if std::thread::panicking() {
+            eprintln!("nginx's config and logs kept in {}", self.dir.display());
+        } else {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
     }
 }

@@ -98,7 +98,13 @@ impl Tinyproxy {
 }
 
 impl Drop for Tinyproxy {
+    /// Stops the proxy; keeps its directory when the test failed.
     fn drop(&mut self) {
         self.kill();
+        if std::thread::panicking() {
+            eprintln!("tinyproxy's config and log kept in {}", self.dir.display());
+        } else {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
     }
 }

@@ -86,6 +86,41 @@ pub(crate) fn parse(text: &str) -> Result<HttpProxy, String> {
     })
 }
 
+/// The proxy variables curl reads; tcpws reads none of them.
+const PROXY_VARIABLES: [&str; 6] = [
+    "https_proxy",
+    "HTTPS_PROXY",
+    "http_proxy",
+    "HTTP_PROXY",
+    "all_proxy",
+    "ALL_PROXY",
+];
+
+impl super::FileConfig {
+    /// For a client without `httpProxyUrl` in an environment that sets a
+    /// proxy variable: a note that the variable is not read (curl users
+    /// expect it to be). It names the variable only, never its value,
+    /// which may hold a password.
+    pub fn proxy_environment_note(&self) -> Option<String> {
+        if self.we_are_server || self.data_exchange.http_proxy.is_some() {
+            return None;
+        }
+        let set: Vec<&str> = PROXY_VARIABLES
+            .into_iter()
+            .filter(|v| std::env::var_os(v).is_some_and(|s| !s.is_empty()))
+            .collect();
+        if set.is_empty() {
+            return None;
+        }
+        let verb = if set.len() == 1 { "is" } else { "are" };
+        Some(format!(
+            "{} {verb} set in the environment, but tcpws does not read proxy variables: it \
+             connects to the server directly unless dataExchange.httpProxyUrl is set",
+            set.join(", ")
+        ))
+    }
+}
+
 /// `text` with anything between `://` and the last `@` replaced by `***`.
 fn redacted(text: &str) -> String {
     match (text.find("://"), text.rfind('@')) {

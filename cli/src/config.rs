@@ -445,13 +445,14 @@ mod tests {
     #[test]
     fn arbitrary_values_at_known_keys_never_panic() {
         fn prop(value: AnyJson, at: u8) -> bool {
-            const PATHS: [&[&str]; 12] = [
+            const PATHS: [&[&str]; 13] = [
                 &[],
                 &["weAreServer"],
                 &["clientId"],
                 &["standbySocketCloseDurationSecs"],
                 &["dataExchange"],
                 &["dataExchange", "serverUrl"],
+                &["dataExchange", "httpProxyUrl"],
                 &["dataExchange", "keepaliveTimeoutSecs"],
                 &["logging"],
                 &["logging", "syslog"],

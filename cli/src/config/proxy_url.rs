@@ -197,4 +197,29 @@ mod tests {
         }
         assert!(parse("http://h").unwrap_err().contains("port is missing"));
     }
+
+    /// Whatever the text, parsing answers (no panic), and a password
+    /// behind the scheme never shows in the error.
+    #[test]
+    fn arbitrary_text_never_panics_nor_shows_the_password() {
+        fn prop(before: String, after: String) -> bool {
+            let secret = "pw-7d1f0c";
+            for text in [
+                before.clone(),
+                format!("http://{before}"),
+                format!("http://user:{secret}{before}@{after}"),
+                format!("{before}://u:{secret}@{after}"),
+            ] {
+                if let Err(why) = parse(&text) {
+                    if text.contains(secret) && why.contains(secret) {
+                        return false;
+                    }
+                }
+            }
+            true
+        }
+        quickcheck::QuickCheck::new()
+            .tests(2000)
+            .quickcheck(prop as fn(String, String) -> bool);
+    }
 }

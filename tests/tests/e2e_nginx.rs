@@ -2,8 +2,9 @@
 //! server listens on plain ws:// on loopback, nginx terminates TLS with a
 //! certificate made here and forwards the WebSocket on a path, and the
 //! clients connect to nginx with wss. Echo, bulk, a failover by first
-//! data, and `nginx -s reload` mid-stream with no byte lost; and the
-//! README shows the location block these tests use.
+//! data, `nginx -s reload` mid-stream with no byte lost, wss through
+//! tinyproxy to nginx; and the README shows the location block these
+//! tests use.
 
 mod support;
 
@@ -11,17 +12,32 @@ use std::io::{Read, Write};
 use std::time::Duration;
 
 use support::nginx::{Nginx, LOCATION, PATH};
+use support::tinyproxy::Tinyproxy;
 use support::*;
 
 /// A cluster behind nginx (clients through it, the server on loopback
 /// only), `extra` added to every node's dataExchange; `None` when nginx is
-/// not installed (outside CI). Fields drop in order: the nodes, then nginx.
+/// not installed (outside CI). A test binds every field (`nginx: _nginx`, not `..`): an unbound one
+/// is dropped, and its process stopped, at once.
 struct BehindNginx {
     c: Cluster,
     nginx: Nginx,
+    /// The clients' HTTP proxy, when they go through one.
+    proxy: Option<Tinyproxy>,
 }
 
 fn behind_nginx(test: &str, opts: Options, extra: serde_json::Value) -> Option<BehindNginx> {
+    behind_nginx_with(test, opts, extra, false)
+}
+
+/// [`behind_nginx`]; with `via_proxy` the clients reach nginx through
+/// tinyproxy (`None` too when tinyproxy is not installed, outside CI).
+fn behind_nginx_with(
+    test: &str,
+    opts: Options,
+    extra: serde_json::Value,
+    via_proxy: bool,
+) -> Option<BehindNginx> {
     let ports = Ports::pick();
     let pki = tls::Pki::new("nginx");
     let leaf = pki.leaf("nginx");
@@ -29,6 +45,15 @@ fn behind_nginx(test: &str, opts: Options, extra: serde_json::Value) -> Option<B
     let chain = leaf.cert_pem() + &pki.ca.cert_pem();
     let nginx = Nginx::start(&dir, ports.ws, &chain, &leaf.key_pem(), test)?;
     let ca = tls::write(&dir, "trusted-ca.pem", &pki.trusted_ca_pem());
+    let proxy = match via_proxy {
+        true => Some(Tinyproxy::start(
+            &side_dir(test, "proxy"),
+            &[nginx.port],
+            None,
+            test,
+        )?),
+        false => None,
+    };
     let c = Cluster::start_custom(test, opts, ports, |node, config| {
         let dx = &mut config["dataExchange"];
         if node == "server" {
@@ -37,6 +62,9 @@ fn behind_nginx(test: &str, opts: Options, extra: serde_json::Value) -> Option<B
         } else {
             dx["serverUrl"] = format!("https://127.0.0.1:{}{PATH}", nginx.port).into();
             dx["mutualTLSTrustedCACertificateBundleFilePath"] = ca.display().to_string().into();
+            if let Some(p) = &proxy {
+                dx["httpProxyUrl"] = format!("http://127.0.0.1:{}", p.port).into();
+            }
         }
         for (k, v) in extra.as_object().into_iter().flatten() {
             dx[k] = v.clone();
@@ -52,7 +80,7 @@ fn behind_nginx(test: &str, opts: Options, extra: serde_json::Value) -> Option<B
             nginx.log()
         );
     }
-    Some(BehindNginx { c, nginx })
+    Some(BehindNginx { c, nginx, proxy })
 }
 
 /// How many times `node` logged that its link to the server came up.
@@ -62,8 +90,11 @@ fn links_up(node: &Node) -> usize {
 
 #[test]
 fn echo_and_bulk_through_nginx() {
-    let Some(BehindNginx { c, nginx: _nginx }) =
-        behind_nginx("nginx-bulk", Options::default(), serde_json::json!({}))
+    let Some(BehindNginx {
+        c,
+        nginx: _nginx,
+        proxy: _proxy,
+    }) = behind_nginx("nginx-bulk", Options::default(), serde_json::json!({}))
     else {
         return;
     };
@@ -86,8 +117,11 @@ fn echo_and_bulk_through_nginx() {
 
 #[test]
 fn failover_by_first_data_through_nginx() {
-    let Some(BehindNginx { c, nginx: _nginx }) =
-        behind_nginx("nginx-failover", Options::default(), serde_json::json!({}))
+    let Some(BehindNginx {
+        c,
+        nginx: _nginx,
+        proxy: _proxy,
+    }) = behind_nginx("nginx-failover", Options::default(), serde_json::json!({}))
     else {
         return;
     };
@@ -115,14 +149,19 @@ fn failover_by_first_data_through_nginx() {
 fn an_nginx_reload_mid_stream_loses_no_byte() {
     // Both links drop within a second of each other; a failover delay and
     // grace above that keep it a blip on a loaded machine.
-    let Some(BehindNginx { c, nginx }) = behind_nginx(
+    let Some(BehindNginx {
+        c,
+        nginx,
+        proxy: _proxy,
+    }) = behind_nginx(
         "nginx-reload",
         Options {
             grace_secs: 10,
             ..Options::default()
         },
         serde_json::json!({ "failoverAfterSecs": 4 }),
-    ) else {
+    )
+    else {
         return;
     };
     assert_eq!(links_up(&c.client1), 1);
@@ -137,6 +176,42 @@ fn an_nginx_reload_mid_stream_loses_no_byte() {
     );
     assert_eq!(c.active(), Some(1), "the reload caused a failover");
     echo_once(&mut connect(c.ports.server[0]), b"after the reload");
+}
+
+/// Both at once, as a client behind a corporate proxy sees a server
+/// behind nginx: wss through CONNECT, TLS end to end with nginx.
+#[test]
+fn wss_through_a_proxy_to_nginx() {
+    let Some(BehindNginx {
+        c,
+        proxy,
+        nginx: _nginx,
+    }) = behind_nginx_with(
+        "nginx-via-proxy",
+        Options::default(),
+        serde_json::json!({}),
+        true,
+    )
+    else {
+        return;
+    };
+    let proxy = proxy.expect("the proxy");
+    for node in [&c.client1, &c.client2] {
+        assert!(
+            node.log().contains(&format!(
+                "through the HTTP proxy at 127.0.0.1:{}",
+                proxy.port
+            )),
+            "{} did not go through the proxy",
+            node.name
+        );
+    }
+    echo_once(
+        &mut connect(c.ports.server[0]),
+        b"server-listen via proxy and nginx",
+    );
+    let (sent, received) = transfer_sha(c.client_port(1, 0), 41, 16 << 20);
+    assert_eq!(sent, received, "SHA-256 of the echo differs");
 }
 
 #[test]

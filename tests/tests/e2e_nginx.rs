@@ -16,9 +16,8 @@ use support::tinyproxy::Tinyproxy;
 use support::*;
 
 /// A cluster behind nginx (clients through it, the server on loopback
-/// only), `extra` added to every node's dataExchange; `None` when nginx is
-/// not installed (outside CI). A test binds every field (`nginx: _nginx`, not `..`): an unbound one
-/// is dropped, and its process stopped, at once.
+/// only). A test binds every field (`nginx: _nginx`, not `..`): an unbound
+/// one is dropped, and its process stopped, at once.
 struct BehindNginx {
     c: Cluster,
     nginx: Nginx,
@@ -26,6 +25,8 @@ struct BehindNginx {
     proxy: Option<Tinyproxy>,
 }
 
+/// Starts nginx, then the cluster behind it, `extra` added to every node's
+/// dataExchange; `None` when nginx is not installed (outside CI).
 fn behind_nginx(test: &str, opts: Options, extra: serde_json::Value) -> Option<BehindNginx> {
     behind_nginx_with(test, opts, extra, false)
 }

@@ -195,11 +195,8 @@ impl EventLoop {
                         self.add_closing(closing);
                     }
                 }
-                warn!(
-                    "cannot reach the server at {url}{}: {}",
-                    self.via_proxy(),
-                    printable(&reason)
-                );
+                // The reason names the proxy when there is one.
+                warn!("cannot reach the server at {url}: {}", printable(&reason));
                 self.endpoint.handle_link_failed(&reason, now);
             }
         }

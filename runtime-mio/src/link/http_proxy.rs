@@ -192,12 +192,13 @@ impl ProxyConnect {
         Some(ProxyStep::Established)
     }
 
+    /// The proxy as configured (`host:port`).
+    pub(crate) fn name(&self) -> &str {
+        &self.name
+    }
+
     fn who(&self, addr: SocketAddr) -> String {
-        if self.name == addr.to_string() {
-            format!("the HTTP proxy at {addr}")
-        } else {
-            format!("the HTTP proxy at {} ({addr})", self.name)
-        }
+        describe_proxy(&self.name, addr)
     }
 
     /// Ends the exchange with `reason`, dropping the request (it may hold
@@ -205,6 +206,16 @@ impl ProxyConnect {
     fn failed(&mut self, reason: String) -> ProxyStep {
         self.request = Vec::new();
         ProxyStep::Failed(reason)
+    }
+}
+
+/// "the HTTP proxy at `name` (`addr`)", the address left out when it is
+/// the name.
+pub(crate) fn describe_proxy(name: &str, addr: SocketAddr) -> String {
+    if name == addr.to_string() {
+        format!("the HTTP proxy at {addr}")
+    } else {
+        format!("the HTTP proxy at {name} ({addr})")
     }
 }
 

@@ -12,7 +12,7 @@ use tungstenite::client::client_with_config;
 use tungstenite::handshake::client::ClientHandshake;
 use tungstenite::handshake::{HandshakeError, MidHandshake};
 
-use crate::link::http_proxy::{ProxyConnect, ProxyStep};
+use crate::link::http_proxy::{describe_proxy, ProxyConnect, ProxyStep};
 use crate::link::link_stream::{LinkStream, Ws};
 use crate::link::transport::{Handshake, Transport};
 use crate::link::websocket::{describe_ws, ws_config};
@@ -60,6 +60,8 @@ pub(crate) struct ServerDial {
     /// The CONNECT exchange still to run once TCP is up (`None`: direct,
     /// or already done).
     proxy: Option<ProxyConnect>,
+    /// The HTTP proxy's `host:port`, when the attempt goes through one.
+    proxy_name: Option<String>,
     state: Option<DialState>,
 }
 
@@ -80,6 +82,7 @@ impl ServerDial {
             token,
             peer,
             tls,
+            proxy_name: proxy.as_ref().map(|p| p.name().to_string()),
             proxy,
             state: Some(DialState::Connecting(stream, fallback)),
         })
@@ -109,7 +112,10 @@ impl ServerDial {
                     drop(stream);
                     match fallback.connect_next(e) {
                         Ok((mut stream, addr)) => {
-                            log::debug!("cannot connect to {failed}; trying {addr}");
+                            log::debug!(
+                                "cannot connect to {}; trying {addr}",
+                                self.dialled(failed)
+                            );
                             if let Err(e) = registry.register(
                                 &mut stream,
                                 self.token,
@@ -123,7 +129,8 @@ impl ServerDial {
                         }
                         Err(e) => {
                             return DialStep::failed(format!(
-                                "cannot connect to {failed}: {}",
+                                "cannot connect to {}: {}",
+                                self.dialled(failed),
                                 crate::error::describe(&e)
                             ))
                         }
@@ -193,19 +200,19 @@ impl ServerDial {
             }
             Handshake::Done => {
                 if let Some(session) = transport.describe_session() {
-                    log::debug!("TLS up with the server at {} ({session})", self.peer);
+                    log::debug!("TLS up with {} ({session})", self.server_at());
                 }
                 let stream = LinkStream::new(transport);
                 let result = client_with_config(url, stream, Some(ws_config()));
                 self.websocket_step(result)
             }
             Handshake::PlainText(line) => DialStep::failed(format!(
-                "the server at {} answered in plain text ({line:?}), not TLS: \
+                "{} answered in plain text ({line:?}), not TLS: \
                  is it a plain server (then serverUrl must be http:// or ws://)?",
-                self.peer
+                self.server_at()
             )),
             Handshake::Failed(why) => DialStep::Failed {
-                reason: format!("TLS handshake with {} failed: {why}", self.peer),
+                reason: format!("TLS handshake with {} failed: {why}", self.handshake_peer()),
                 alert: Some(transport),
             },
         }
@@ -226,9 +233,35 @@ impl ServerDial {
             }
             Err(HandshakeError::Failure(e)) => DialStep::failed(format!(
                 "WebSocket handshake with {} failed: {}",
-                self.peer,
+                self.handshake_peer(),
                 describe_ws(&e)
             )),
+        }
+    }
+
+    /// `addr` as dialled, for messages: the proxy's, named so, or the
+    /// server's.
+    fn dialled(&self, addr: SocketAddr) -> String {
+        match &self.proxy_name {
+            Some(name) => describe_proxy(name, addr),
+            None => addr.to_string(),
+        }
+    }
+
+    /// "the server at ADDR", or "the server through the HTTP proxy at ...".
+    fn server_at(&self) -> String {
+        match &self.proxy_name {
+            Some(name) => format!("the server through {}", describe_proxy(name, self.peer)),
+            None => format!("the server at {}", self.peer),
+        }
+    }
+
+    /// Whom the TLS and WebSocket handshakes are with: the server's
+    /// address, or the server through the proxy (never the proxy alone).
+    fn handshake_peer(&self) -> String {
+        match &self.proxy_name {
+            Some(_) => self.server_at(),
+            None => self.peer.to_string(),
         }
     }
 }

@@ -73,9 +73,10 @@ impl EventLoop {
         }
     }
 
-    /// The server's name (or the proxy's) resolved (from [`EventLoop::take_resolved`], which
-    /// pumps): the attempt waiting for it connects. With none waiting (the
-    /// protocol abandoned it), the answer is dropped.
+    /// The server's name (or the proxy's) resolved (from
+    /// [`EventLoop::take_resolved`], which pumps): the attempt waiting for
+    /// it connects. With none waiting (the protocol abandoned it), the
+    /// answer is dropped.
     pub(crate) fn server_resolved(&mut self, resolved: io::Result<Vec<SocketAddr>>, now: Instant) {
         let waiting = self.server_lookup.waiting;
         self.server_lookup = ServerLookup::default();

@@ -18,6 +18,7 @@ mod error;
 mod home;
 mod json;
 mod logging;
+mod proxy_url;
 mod secret;
 mod security;
 mod settings;
@@ -121,6 +122,13 @@ fn read_root(value: &Value, warnings: &mut Vec<String>) -> Result<FileConfig, Co
         false,
     )?;
     let data_exchange = data_exchange::read(&root.section("dataExchange")?, warnings)?;
+    if we_are_server && data_exchange.http_proxy.is_some() {
+        warnings.push(
+            "dataExchange.httpProxyUrl is for clients: the server ignores it \
+             (put nginx or another reverse proxy in front of the server instead)"
+                .to_string(),
+        );
+    }
     let logging = logging::read(&root.section("logging")?, warnings)?;
     let listens = tunnels::read_listens(&root, warnings)?;
     let connects = tunnels::read_connects(&root, warnings)?;
@@ -437,13 +445,14 @@ mod tests {
     #[test]
     fn arbitrary_values_at_known_keys_never_panic() {
         fn prop(value: AnyJson, at: u8) -> bool {
-            const PATHS: [&[&str]; 12] = [
+            const PATHS: [&[&str]; 13] = [
                 &[],
                 &["weAreServer"],
                 &["clientId"],
                 &["standbySocketCloseDurationSecs"],
                 &["dataExchange"],
                 &["dataExchange", "serverUrl"],
+                &["dataExchange", "httpProxyUrl"],
                 &["dataExchange", "keepaliveTimeoutSecs"],
                 &["logging"],
                 &["logging", "syslog"],

@@ -165,6 +165,7 @@ pub fn run() -> Result<(), String> {
         tls: None,
         connect_timeout: Duration::from_secs(5),
         tcp_keepalive: Some(Duration::from_secs(60)),
+        http_proxy: None,
     };
     let (server, server_join) = spawn(server)?;
     let mut clients = Vec::new();
@@ -177,6 +178,7 @@ pub fn run() -> Result<(), String> {
             tls: None,
             connect_timeout: Duration::from_secs(5),
             tcp_keepalive: Some(Duration::from_secs(60)),
+            http_proxy: None,
         };
         clients.push(spawn(settings)?);
     }

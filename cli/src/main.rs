@@ -75,6 +75,9 @@ fn check(path: &Path) -> ExitCode {
     for warning in loaded.config.security_warnings() {
         println!("warning: {warning}");
     }
+    if let Some(note) = loaded.config.proxy_environment_note() {
+        println!("note: {note}");
+    }
     // Loads the TLS files and builds the TLS configs the node would use, so
     // a bad key, certificate or bundle fails here rather than at start.
     if let Err(e) = tcpws_runtime_mio::check_tls(&settings) {
@@ -113,6 +116,9 @@ fn run(path: Option<&Path>) -> ExitCode {
     }
     for warning in loaded.config.security_warnings() {
         log::warn!("{warning}");
+    }
+    if let Some(note) = loaded.config.proxy_environment_note() {
+        log::info!("{note}");
     }
     log::info!(
         "tcpws {} starting as {} with {}",

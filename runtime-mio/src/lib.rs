@@ -63,6 +63,8 @@ pub use error::RuntimeError;
 pub use fd_limit::{raise_fd_limit, FdLimit};
 pub use handle::{NodeHandle, Status};
 pub use node::Node;
-pub use settings::{ConnectSpec, ListenSpec, NodeSettings, ServerAddr, TlsSettings};
+pub use settings::{
+    ConnectSpec, HttpProxy, ListenSpec, NodeSettings, ProxyCredentials, ServerAddr, TlsSettings,
+};
 pub use signals::install_signal_handlers;
 pub use tls::{check_tls, TLS_BUNDLE_KEY, TRUSTED_CA_KEY, TRUSTED_PEERS_KEY};

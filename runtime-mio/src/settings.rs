@@ -1,6 +1,7 @@
 //! What a node needs beyond the protocol config: where to listen, where to
 //! connect, and how long to wait for it.
 
+use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -29,6 +30,53 @@ pub struct NodeSettings {
     /// probes then go every max(idle / 6, 1) s and 5 unanswered ones end
     /// the connection. `None`: off. `dataExchange.tcpKeepaliveSecs`.
     pub tcp_keepalive: Option<Duration>,
+    /// A client's HTTP proxy (`dataExchange.httpProxyUrl`): its WebSocket,
+    /// ws or wss, goes through a CONNECT tunnel there. `None`: direct.
+    pub http_proxy: Option<HttpProxy>,
+}
+
+/// An HTTP proxy that a client reaches the server through with CONNECT.
+/// Its `Display` and `Debug` never show the credentials.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpProxy {
+    /// Host name or address of the proxy (an IPv6 literal without brackets).
+    pub host: String,
+    pub port: u16,
+    /// Basic credentials sent in `Proxy-Authorization`, if any.
+    pub credentials: Option<ProxyCredentials>,
+}
+
+impl HttpProxy {
+    /// `host:port`, with an IPv6 literal in brackets.
+    pub fn authority(&self) -> String {
+        authority(&self.host, self.port)
+    }
+}
+
+impl fmt::Display for HttpProxy {
+    /// `http://host:port`, or `http://***@host:port` with credentials.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let userinfo = if self.credentials.is_some() {
+            "***@"
+        } else {
+            ""
+        };
+        write!(f, "http://{userinfo}{}", self.authority())
+    }
+}
+
+/// A user and password for a proxy's Basic authentication. `Debug` shows
+/// neither, so they cannot reach a log line by accident.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ProxyCredentials {
+    pub user: String,
+    pub password: String,
+}
+
+impl fmt::Debug for ProxyCredentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ProxyCredentials(<redacted>)")
+    }
 }
 
 /// The server's URL, taken apart.
@@ -136,5 +184,28 @@ mod tests {
         assert_eq!(s.ws_url(), "ws://example.org:8080/ws");
         let s = ServerAddr { tls: true, ..s };
         assert_eq!(s.ws_url(), "wss://example.org:8080/ws");
+    }
+
+    #[test]
+    fn proxy_credentials_never_show() {
+        let proxy = HttpProxy {
+            host: "::1".into(),
+            port: 3128,
+            credentials: Some(ProxyCredentials {
+                user: "alice".into(),
+                password: "s3cret".into(),
+            }),
+        };
+        let shown = format!("{proxy} {proxy:?} {proxy:#?}");
+        assert!(
+            !shown.contains("alice") && !shown.contains("s3cret"),
+            "{shown}"
+        );
+        assert!(shown.starts_with("http://***@[::1]:3128 "), "{shown}");
+        let proxy = HttpProxy {
+            credentials: None,
+            ..proxy
+        };
+        assert_eq!(proxy.to_string(), "http://[::1]:3128");
     }
 }

@@ -65,6 +65,7 @@ fn server_settings(ports: &Ports, target_port: u16) -> NodeSettings {
         tls: None,
         connect_timeout: Duration::from_secs(5),
         tcp_keepalive: Some(Duration::from_secs(60)),
+        http_proxy: None,
     }
 }
 
@@ -86,6 +87,7 @@ fn client_settings(ports: &Ports, target_port: u16) -> NodeSettings {
         tls: None,
         connect_timeout: Duration::from_secs(5),
         tcp_keepalive: Some(Duration::from_secs(60)),
+        http_proxy: None,
     }
 }
 
@@ -281,6 +283,7 @@ fn server_port_in_use_is_an_error_that_names_it() {
         tls: None,
         connect_timeout: Duration::from_secs(5),
         tcp_keepalive: Some(Duration::from_secs(60)),
+        http_proxy: None,
     })
     .err()
     .expect("binding a taken port fails");
@@ -300,6 +303,7 @@ fn shutdown_before_run_returns_promptly() {
         tls: None,
         connect_timeout: Duration::from_secs(5),
         tcp_keepalive: Some(Duration::from_secs(60)),
+        http_proxy: None,
     })
     .unwrap();
     node.handle().shutdown();
@@ -428,6 +432,7 @@ fn a_tls_server_without_its_bundle_is_an_error_naming_the_key() {
         }),
         connect_timeout: Duration::from_secs(5),
         tcp_keepalive: Some(Duration::from_secs(60)),
+        http_proxy: None,
     })
     .err()
     .expect("a TLS server needs its key and certificate");

@@ -29,6 +29,7 @@ fn sigterm_shuts_the_node_down() {
         tls: None,
         connect_timeout: Duration::from_secs(5),
         tcp_keepalive: None,
+        http_proxy: None,
     })
     .unwrap();
     install_signal_handlers(node.handle()).unwrap();

@@ -134,6 +134,7 @@ fn settings(role: Role, ws: u16, listen: u16, target: u16, tls: TlsSettings) -> 
         tls: Some(tls),
         connect_timeout: Duration::from_secs(5),
         tcp_keepalive: Some(Duration::from_secs(60)),
+        http_proxy: None,
     }
 }
 

@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::json::Obj;
-use super::{ConfigError, ServerUrl};
+use super::{proxy_url, ConfigError, ServerUrl};
 
 /// The smallest and largest `dataExchange.perConnectionBufferBytes`.
 pub const BUFFER_BYTES: std::ops::RangeInclusive<u64> = 65_536..=1024 * 1024 * 1024;
@@ -60,6 +60,10 @@ pub struct DataExchange {
     /// listens for WebSockets. The seed listened on every interface at the
     /// port of `serverUrl`, whatever its host; so do we unless told otherwise.
     pub server_bind_address: String,
+    /// `httpProxyUrl` (clients; default none): the HTTP proxy the client
+    /// reaches the server through with CONNECT. Environment variables such
+    /// as `https_proxy` are not read.
+    pub http_proxy: Option<tcpws_runtime_mio::HttpProxy>,
 }
 
 /// Reads the `dataExchange` object (`obj`), adding a warning per unknown key.
@@ -82,6 +86,7 @@ pub(super) fn read(obj: &Obj, warnings: &mut Vec<String>) -> Result<DataExchange
             "sharedSecretFilePath",
             "mutualTLSClientCertificates",
             "tcpKeepaliveSecs",
+            "httpProxyUrl",
         ],
         warnings,
     );
@@ -159,7 +164,15 @@ pub(super) fn read(obj: &Obj, warnings: &mut Vec<String>) -> Result<DataExchange
             ),
         ));
     }
+    let http_proxy = match obj.string("httpProxyUrl")? {
+        None | Some("") => None,
+        Some(text) => Some(
+            proxy_url::parse(text)
+                .map_err(|why| ConfigError::key(obj.path_of("httpProxyUrl"), why))?,
+        ),
+    };
     Ok(DataExchange {
+        http_proxy,
         server_url,
         enable_mutual_tls: obj.bool("enableMutualTLS", false)?,
         tls_bundle: path("tlsBundleFilePath")?,
@@ -278,6 +291,32 @@ mod tests {
             r#"{"dataExchange": {"mutualTLSClientCertificates": {"1": "/a", "2": "/b", "3": "/c"}}}"#,
         );
         assert_eq!(w.len(), 1, "{w:?}");
+    }
+
+    #[test]
+    fn the_http_proxy_is_optional_and_its_errors_name_the_key() {
+        let (c, w) = ok(r#"{"dataExchange": {"httpProxyUrl": "http://u:pw@proxy:3128"}}"#);
+        assert!(w.is_empty(), "{w:?}");
+        let proxy = c.data_exchange.http_proxy.unwrap();
+        assert_eq!((proxy.host.as_str(), proxy.port), ("proxy", 3128));
+        for off in [
+            r#"{}"#,
+            r#"{"dataExchange": {"httpProxyUrl": null}}"#,
+            r#"{"dataExchange": {"httpProxyUrl": ""}}"#,
+        ] {
+            assert_eq!(ok(off).0.data_exchange.http_proxy, None, "{off}");
+        }
+        let e = err(r#"{"dataExchange": {"httpProxyUrl": "http://u:pw@proxy"}}"#);
+        assert!(
+            e.starts_with("dataExchange.httpProxyUrl: expected a URL"),
+            "{e}"
+        );
+        assert!(!e.contains("pw"), "{e}");
+        let e = err(r#"{"dataExchange": {"httpProxyUrl": 3128}}"#);
+        assert!(
+            e.starts_with("dataExchange.httpProxyUrl: expected a string"),
+            "{e}"
+        );
     }
 
     #[test]

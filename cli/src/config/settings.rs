@@ -151,6 +151,11 @@ impl FileConfig {
             tls,
             connect_timeout: dx.connect_timeout,
             tcp_keepalive: dx.tcp_keepalive,
+            http_proxy: if self.we_are_server {
+                None
+            } else {
+                dx.http_proxy.clone()
+            },
         })
     }
 }

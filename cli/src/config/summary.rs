@@ -37,6 +37,14 @@ impl FileConfig {
             parts.join(", ")
         };
         let _ = writeln!(out, "TLS:              {tls}");
+        if let (Role::Client(_), Some(proxy)) = (role, &dx.http_proxy) {
+            let auth = if proxy.credentials.is_some() {
+                " (Basic credentials, not shown)"
+            } else {
+                ""
+            };
+            let _ = writeln!(out, "HTTP proxy:       {proxy}{auth}");
+        }
 
         let peer = match role {
             Role::Server => "active client",
@@ -167,6 +175,22 @@ mod tests {
         ] {
             assert!(text.contains(expected), "{expected:?} missing from\n{text}");
         }
+        assert!(!text.contains("HTTP proxy"), "{text}");
+        let with_proxy = SEED_CLIENT_1.replacen(
+            "\"dataExchange\": {",
+            "\"dataExchange\": {\"httpProxyUrl\": \"http://alice:hunter2@proxy:3128\",",
+            1,
+        );
+        assert_ne!(with_proxy, SEED_CLIENT_1);
+        let text = ok(&with_proxy).0.summary();
+        assert!(
+            text.contains("HTTP proxy:       http://***@proxy:3128 (Basic credentials, not shown)"),
+            "{text}"
+        );
+        assert!(
+            !text.contains("alice") && !text.contains("hunter2"),
+            "{text}"
+        );
         let text = ok(SEED_SERVER).0.summary();
         assert!(text.contains("127.0.0.1:8092 --> active client"), "{text}");
     }

@@ -1,6 +1,7 @@
 //! The event loop's side of the client's WebSocket to the server: starting
-//! the attempt the protocol asks for (the server's name is looked up off the
-//! loop first), advancing it on readiness, and giving up at its deadline.
+//! the attempt the protocol asks for (the name dialled, the server's or the
+//! HTTP proxy's, is looked up off the loop first), advancing it on
+//! readiness, and giving up at its deadline.
 
 use std::io;
 use std::net::SocketAddr;
@@ -13,6 +14,7 @@ use tcpws_protocol::Certified;
 use crate::error::describe;
 use crate::event_loop::{EventLoop, Owner};
 use crate::link::closing::{Closing, CLOSE_LINGER};
+use crate::link::http_proxy::ProxyConnect;
 use crate::link::link_up;
 use crate::link::server_dial::{DialStep, ServerDial};
 use crate::link::websocket::Link;
@@ -42,27 +44,18 @@ impl EventLoop {
             debug!("ignoring ConnectServer: an attempt is already under way");
             return;
         }
-        let server = &self.settings.server;
+        let url = self.settings.server.ws_url();
+        let (host, port) = self.dial_host_port();
+        let host = host.to_string();
         if self.server_lookup.in_flight {
-            debug!(
-                "connecting to {}: waiting for the lookup of {} already under way",
-                server.ws_url(),
-                server.host
-            );
+            debug!("connecting to {url}: waiting for the lookup of {host} already under way");
             self.server_lookup.waiting = true;
             return;
         }
-        match self
-            .resolver
-            .resolve(Asker::Server, &server.host, server.port)
-        {
+        match self.resolver.resolve(Asker::Server, &host, port) {
             Some(resolved) => self.connect_server(resolved, now),
             None => {
-                debug!(
-                    "connecting to {}: looking up {}",
-                    server.ws_url(),
-                    server.host
-                );
+                debug!("connecting to {url}: looking up {host}");
                 self.server_lookup = ServerLookup {
                     in_flight: true,
                     waiting: true,
@@ -71,9 +64,19 @@ impl EventLoop {
         }
     }
 
-    /// The server's name resolved (from [`EventLoop::take_resolved`], which
-    /// pumps): the attempt waiting for it connects. With none waiting (the
-    /// protocol abandoned it), the answer is dropped.
+    /// The name and port the client dials: its HTTP proxy's when it has
+    /// one (which then connects to the server), else the server's.
+    fn dial_host_port(&self) -> (&str, u16) {
+        match &self.settings.http_proxy {
+            Some(proxy) => (&proxy.host, proxy.port),
+            None => (&self.settings.server.host, self.settings.server.port),
+        }
+    }
+
+    /// The server's name (or the proxy's) resolved (from
+    /// [`EventLoop::take_resolved`], which pumps): the attempt waiting for
+    /// it connects. With none waiting (the protocol abandoned it), the
+    /// answer is dropped.
     pub(crate) fn server_resolved(&mut self, resolved: io::Result<Vec<SocketAddr>>, now: Instant) {
         let waiting = self.server_lookup.waiting;
         self.server_lookup = ServerLookup::default();
@@ -82,13 +85,13 @@ impl EventLoop {
         } else {
             debug!(
                 "dropped the late answer of the lookup of {}",
-                self.settings.server.host
+                self.dial_host_port().0
             );
         }
     }
 
-    /// Starts the TCP connect to the server's addresses (or reports why it
-    /// cannot).
+    /// Starts the TCP connect to the server's addresses, or the proxy's (or
+    /// reports why it cannot).
     fn connect_server(&mut self, resolved: io::Result<Vec<SocketAddr>>, now: Instant) {
         let url = self.settings.server.ws_url();
         let token = self.next_token();
@@ -96,17 +99,25 @@ impl EventLoop {
             Some(TlsContext::Client(tls)) => Some(tls.clone()),
             _ => None,
         };
-        let started = resolved.and_then(|addrs| ServerDial::start(addrs, token, tls));
+        let proxy = self.settings.http_proxy.as_ref().map(|proxy| {
+            ProxyConnect::new(
+                self.settings.server.authority(),
+                proxy.authority(),
+                proxy.credentials.as_ref(),
+            )
+        });
+        let via = self.via_proxy();
+        let started = resolved.and_then(|addrs| ServerDial::start(addrs, token, tls, proxy));
         let mut attempt = match started {
             Ok(attempt) => attempt,
             Err(e) => {
-                let reason = format!("cannot connect to {url}: {}", describe(&e));
+                let reason = format!("cannot connect to {url}{via}: {}", describe(&e));
                 warn!("{reason}");
                 self.endpoint.handle_link_failed(&reason, now);
                 return;
             }
         };
-        debug!("connecting to the server at {url} ({})", attempt.peer);
+        debug!("connecting to the server at {url}{via} ({})", attempt.peer);
         if let Some(stream) = attempt.stream_mut() {
             if let Err(e) = self.poll.registry().register(
                 stream,
@@ -121,6 +132,15 @@ impl EventLoop {
         }
         self.owners.insert(token, Owner::ServerDial);
         self.server_dial = Some(attempt);
+    }
+
+    /// " through the HTTP proxy at host:port" when there is one, for log
+    /// lines (never with its credentials).
+    fn via_proxy(&self) -> String {
+        match &self.settings.http_proxy {
+            Some(proxy) => format!(" through the HTTP proxy at {}", proxy.authority()),
+            None => String::new(),
+        }
     }
 
     /// An event on the attempt (a handler): the link is up, the attempt
@@ -155,7 +175,8 @@ impl EventLoop {
                 self.links
                     .insert(id, Link::handshaken(attempt.token, attempt.peer, *ws));
                 info!(
-                    "{id} up: connected to the server at {url} ({}){session}",
+                    "{id} up: connected to the server at {url}{} ({}){session}",
+                    self.via_proxy(),
                     attempt.peer
                 );
                 self.endpoint.handle_link_up(id, up, now);
@@ -175,6 +196,7 @@ impl EventLoop {
                         self.add_closing(closing);
                     }
                 }
+                // The reason names the proxy when there is one.
                 warn!("cannot reach the server at {url}: {}", printable(&reason));
                 self.endpoint.handle_link_failed(&reason, now);
             }
@@ -192,13 +214,14 @@ impl EventLoop {
                 "connecting to {} timed out after {:?}: the lookup of {} has not answered",
                 self.settings.server.ws_url(),
                 self.settings.connect_timeout,
-                self.settings.server.host
+                self.dial_host_port().0
             );
         }
         if let Some(mut attempt) = self.server_dial.take() {
             warn!(
-                "connecting to {} timed out after {:?}",
+                "connecting to {}{} timed out after {:?}",
                 self.settings.server.ws_url(),
+                self.via_proxy(),
                 self.settings.connect_timeout
             );
             self.forget(attempt.token, attempt.stream_mut());
@@ -275,6 +298,7 @@ mod tests {
             tls: None,
             connect_timeout: Duration::from_millis(200),
             tcp_keepalive: None,
+            http_proxy: None,
         }
     }
 

@@ -3,7 +3,10 @@
 //! conditions (never on fixed sleeps) with bounded deadlines.
 #![allow(dead_code)]
 
+pub mod nginx;
+pub mod tinyproxy;
 pub mod tls;
+pub mod tools;
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
@@ -348,6 +351,12 @@ pub struct Cluster {
     pub proxy: Option<CutProxy>,
 }
 
+/// A fresh directory beside a cluster's (`<scratch>-<what>`), for a
+/// component a test starts before the cluster (a proxy, nginx).
+pub fn side_dir(test: &str, what: &str) -> PathBuf {
+    scratch_dir(&format!("{test}-{what}"))
+}
+
 fn scratch_dir(test: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("tcpws-e2e-{}-{test}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -654,7 +663,21 @@ pub fn pattern(seed: u64, len: usize) -> Vec<u8> {
 /// Sends `len` bytes of `pattern(seed)` through a tunnel to an echo backend
 /// while reading the echo concurrently; returns (SHA-256 sent, SHA-256 received).
 pub fn transfer_sha(port: u16, seed: u64, len: usize) -> ([u8; 32], [u8; 32]) {
+    transfer_sha_with(port, seed, len, usize::MAX, || {})
+}
+
+/// [`transfer_sha`], calling `midway` once (on the reading side, while the
+/// writer goes on) when `at` bytes of the echo have come back: a test
+/// restarts a proxy there, mid-stream.
+pub fn transfer_sha_with(
+    port: u16,
+    seed: u64,
+    len: usize,
+    at: usize,
+    midway: impl FnOnce(),
+) -> ([u8; 32], [u8; 32]) {
     use sha2::{Digest, Sha256};
+    let mut midway = Some(midway);
     let stream = connect(port);
     let mut reader = stream.try_clone().unwrap();
     let writer = thread::spawn(move || {
@@ -683,6 +706,11 @@ pub fn transfer_sha(port: u16, seed: u64, len: usize) -> ([u8; 32], [u8; 32]) {
             Ok(n) => {
                 hash.update(&buf[..n]);
                 got += n;
+                if got >= at {
+                    if let Some(f) = midway.take() {
+                        f();
+                    }
+                }
             }
             Err(e) => panic!("read bulk after {got} bytes: {e}"),
         }

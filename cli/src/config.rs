@@ -21,6 +21,7 @@ mod logging;
 mod secret;
 mod security;
 mod settings;
+mod suggest;
 mod summary;
 #[cfg(test)]
 mod testing;
@@ -284,9 +285,9 @@ mod tests {
         assert_eq!(
             warnings,
             [
-                "weAreServr: unknown key, ignored",
-                "logging.syslg: unknown key, ignored",
-                "logging.syslog.logToSyslogHost: unknown key, ignored",
+                "weAreServr: unknown key, ignored; did you mean weAreServer?",
+                "logging.syslg: unknown key, ignored; did you mean syslog?",
+                "logging.syslog.logToSyslogHost: unknown key, ignored; did you mean logToSysloyHost?",
                 "tcpTunnelListens[0].extra: unknown key, ignored",
             ]
         );

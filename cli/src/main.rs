@@ -193,12 +193,13 @@ fn run(path: Option<&Path>, log_dir: Option<&Path>) -> ExitCode {
 fn reload_log_level(path: &Path) {
     match config::load_existing(path) {
         Ok(loaded) => {
-            logging::set_level(loaded.config.logging.level);
+            // Said before the change, so a quieter level still shows it.
             log::info!(
-                "reload: logging.level is {} (from {})",
+                "reload: logging.level is now {} (from {})",
                 loaded.config.logging.level,
                 path.display()
             );
+            logging::set_level(loaded.config.logging.level);
         }
         Err(e) => log::error!("reload: {e}; keeping the log level in use"),
     }

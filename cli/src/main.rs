@@ -15,11 +15,11 @@ use tcpws::{config, demo, logging};
 #[argh(error_code(0, "clean stop (SIGTERM or SIGINT), or check passed"))]
 #[argh(error_code(
     1,
-    "could not start or keep running (a port in use, a TLS file unusable at start, a poller failure)"
+    "could not start or keep running (a port in use or below 1024 without the capability, a poller failure)"
 ))]
 #[argh(error_code(
     2,
-    "bad config or bad arguments: nothing was started (the message names the key and the file)"
+    "bad config or bad arguments, a TLS file that does not load included: nothing was started (the message names the key and the file)"
 ))]
 struct Cli {
     /// print the version and exit
@@ -158,7 +158,7 @@ fn run(path: Option<&Path>, log_dir: Option<&Path>) -> ExitCode {
         Err(e) => {
             log::error!("{e}");
             eprintln!("error: {e}");
-            return ExitCode::FAILURE;
+            return start_failure(&e);
         }
     };
     if let Some(addr) = loaded.config.data_exchange.metrics_bind {
@@ -184,6 +184,20 @@ fn run(path: Option<&Path>, log_dir: Option<&Path>) -> ExitCode {
             eprintln!("error: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// The exit code of a node that could not start: [`EXIT_CONFIG`] when the
+/// config is at fault (a TLS file that does not load, settings the runtime
+/// or the protocol refuse), which no restart fixes; 1 otherwise (a port in
+/// use, the poller).
+fn start_failure(e: &tcpws_runtime_mio::RuntimeError) -> ExitCode {
+    use tcpws_runtime_mio::RuntimeError;
+    match e {
+        RuntimeError::Tls { .. } | RuntimeError::Settings(_) | RuntimeError::Protocol(_) => {
+            ExitCode::from(EXIT_CONFIG)
+        }
+        _ => ExitCode::FAILURE,
     }
 }
 

@@ -37,6 +37,9 @@ impl FileConfig {
             parts.join(", ")
         };
         let _ = writeln!(out, "TLS:              {tls}");
+        if let Some(addr) = dx.metrics_bind {
+            let _ = writeln!(out, "health, metrics:  http://{addr}/healthz and /metrics");
+        }
 
         let peer = match role {
             Role::Server => "active client",

@@ -207,13 +207,21 @@ fn start_failure(e: &tcpws_runtime_mio::RuntimeError) -> ExitCode {
 fn reload_log_level(path: &Path) {
     match config::load_existing(path) {
         Ok(loaded) => {
-            // Said before the change, so a quieter level still shows it.
-            log::info!(
-                "reload: logging.level is now {} (from {})",
-                loaded.config.logging.level,
-                path.display()
-            );
-            logging::set_level(loaded.config.logging.level);
+            let level = loaded.config.logging.level;
+            let say = || {
+                log::info!(
+                    "reload: logging.level is now {level} (from {})",
+                    path.display()
+                );
+            };
+            // Said at the louder of the two levels, so it is always seen.
+            if level > log::max_level() {
+                logging::set_level(level);
+                say();
+            } else {
+                say();
+                logging::set_level(level);
+            }
         }
         Err(e) => log::error!("reload: {e}; keeping the log level in use"),
     }

@@ -2,11 +2,15 @@
 //! server's bundle file is replaced, new TLS handshakes get the new
 //! certificate while the links and the streams already up carry on; a
 //! broken file keeps the certificate in use, and the log says which key
-//! and file failed.
+//! and file failed. SIGHUP also applies a new `logging.level`, and keeps
+//! the level in use when the config no longer parses.
 
 mod support;
 
+use std::path::Path;
 use std::time::Duration;
+
+use serde_json::json;
 
 use support::tls::{probe_config, served_certificate, write, ClusterTls, NodeTls, Pki};
 use support::*;
@@ -85,4 +89,50 @@ fn sighup_rotates_the_certificate_and_a_broken_file_keeps_the_old_one() {
         "after the broken file",
     );
     let _ = std::fs::remove_dir_all(&certs);
+}
+
+#[test]
+fn sighup_applies_a_new_log_level_and_keeps_it_when_the_config_breaks() {
+    let root = scratch_dir("reload-level");
+    let ws = free_port();
+    let config = |level: &str| {
+        json!({
+            "weAreServer": true,
+            "dataExchange": {"serverUrl": format!("http://127.0.0.1:{ws}")},
+            "logging": {"level": level, "logToStdout": true, "daysToKeep": 1},
+        })
+    };
+    write_config(&root, &config("WARNING"));
+    let mut server = Node::start_with_env("server", root.clone(), &[("RUST_LOG", Path::new(""))]);
+    // Each GET /healthz is a DEBUG line, when DEBUG is on.
+    let debug_lines = |server: &Node| server.log().matches("GET /healthz from").count();
+    wait_until("the server answers", WAIT, || {
+        http_status(ws, "/healthz").is_ok()
+    });
+    assert_eq!(debug_lines(&server), 0, "DEBUG lines at WARNING");
+
+    write_config(&root, &config("DEBUG"));
+    server.sighup();
+    wait_until("DEBUG lines after the reload", WAIT, || {
+        let _ = http_status(ws, "/healthz");
+        debug_lines(&server) > 0
+    });
+    assert!(server.log().contains("reload: logging.level is now DEBUG"));
+
+    // A config that no longer parses: the error names the key and the
+    // file, and DEBUG stays.
+    write_config(&root, &config("LOUD"));
+    server.sighup();
+    let refused = format!(
+        "reload: {}: logging.level: expected one of",
+        root.join("config.json").display()
+    );
+    wait_until("the reload refused", WAIT, || {
+        server.log().contains(&refused)
+    });
+    let before = debug_lines(&server);
+    http_status(ws, "/healthz").unwrap();
+    wait_until("still DEBUG", WAIT, || debug_lines(&server) > before);
+    assert!(server.terminate().is_some_and(|s| s.success()));
+    let _ = std::fs::remove_dir_all(&root);
 }

@@ -220,14 +220,15 @@ impl Node {
         Node::start_with_env(name, dir, &[])
     }
 
-    /// [`Node::start`] with extra environment variables (say, NOTIFY_SOCKET).
+    /// [`Node::start`] with extra environment variables (say, NOTIFY_SOCKET;
+    /// an empty RUST_LOG leaves the config's level in force).
     pub fn start_with_env(name: &'static str, dir: PathBuf, env: &[(&str, &Path)]) -> Node {
         let log = std::fs::File::create(dir.join("output.log")).expect("create log");
         let child = Command::new(tcpws_bin())
             .arg("run")
             .arg(&dir)
-            .envs(env.iter().copied())
             .env("RUST_LOG", "debug")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log)

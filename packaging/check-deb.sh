@@ -19,6 +19,8 @@ fail() {
 [ "$(id -u)" = 0 ] || fail "must run as root (it installs the package)"
 
 # ---- tools -----------------------------------------------------------------
+# Where `cargo install` puts cargo-deb, even when cargo itself came from apt.
+export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 if ! command -v cargo-deb >/dev/null 2>&1; then
     echo "== cargo install cargo-deb"
     cargo install cargo-deb --locked

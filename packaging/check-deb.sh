@@ -62,7 +62,10 @@ for path in \
     ./usr/share/doc/tcpws/README.md; do
     grep -q " $path\$" <<<"$contents" || fail "the package lacks $path"
 done
-dpkg-deb --info "$deb" | grep -q postinst || fail "the package has no postinst (system user)"
+# Captured first: `grep -q` on a pipe would end dpkg-deb early (SIGPIPE)
+# and fail the pipeline under pipefail.
+info=$(dpkg-deb --info "$deb")
+grep -q ' postinst ' <<<"$info" || fail "the package has no postinst (system user)"
 
 # ---- install ---------------------------------------------------------------
 echo "== dpkg -i"
@@ -70,7 +73,7 @@ dpkg -i "$deb"
 getent passwd tcpws >/dev/null || fail "the package did not create the tcpws user"
 [ -d /etc/tcpws ] || fail "the package did not create /etc/tcpws"
 version=$(/usr/bin/tcpws --version)
-expected="tcpws $(sed -n 's/^version = "\(.*\)"/\1/p' cli/Cargo.toml | head -n1)"
+expected="tcpws $(awk -F'"' '/^version = /{print $2; exit}' cli/Cargo.toml)"
 [ "$version" = "$expected" ] || fail "tcpws --version says '$version', expected '$expected'"
 
 unit=/usr/lib/systemd/system/tcpws@.service

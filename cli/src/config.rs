@@ -22,6 +22,7 @@ mod proxy_url;
 mod secret;
 mod security;
 mod settings;
+mod suggest;
 mod summary;
 #[cfg(test)]
 mod testing;
@@ -292,9 +293,9 @@ mod tests {
         assert_eq!(
             warnings,
             [
-                "weAreServr: unknown key, ignored",
-                "logging.syslg: unknown key, ignored",
-                "logging.syslog.logToSyslogHost: unknown key, ignored",
+                "weAreServr: unknown key, ignored; did you mean weAreServer?",
+                "logging.syslg: unknown key, ignored; did you mean syslog?",
+                "logging.syslog.logToSyslogHost: unknown key, ignored; did you mean logToSysloyHost?",
                 "tcpTunnelListens[0].extra: unknown key, ignored",
             ]
         );

@@ -12,7 +12,7 @@ mod syslog;
 use std::io::{self, Write};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock, PoisonError, RwLock};
 
 use jiff::Timestamp;
 use log::{Level, LevelFilter, Log, Metadata, Record};
@@ -47,16 +47,35 @@ pub fn init(cfg: &LoggingConfig, home: &Path) -> Result<(), ConfigError> {
         ),
     };
     let max_level = filter.filter();
-    let logger = Logger {
-        filter,
+    let logger: &'static Logger = Box::leak(Box::new(Logger {
+        filter: RwLock::new(filter),
         stdout: cfg.log_to_stdout,
         file: Mutex::new(file),
         syslog,
         failed: Default::default(),
-    };
-    log::set_boxed_logger(Box::new(logger)).map_err(|e| ConfigError::Logger(e.to_string()))?;
+    }));
+    log::set_logger(logger).map_err(|e| ConfigError::Logger(e.to_string()))?;
+    let _ = INSTALLED.set(logger);
     log::set_max_level(max_level);
     Ok(())
+}
+
+/// The logger [`init`] installed, for [`set_level`].
+static INSTALLED: OnceLock<&'static Logger> = OnceLock::new();
+
+/// Changes the level of the installed logger (a reload of `logging.level`);
+/// `RUST_LOG`, when set, still wins. Does nothing before [`init`].
+pub fn set_level(level: LevelFilter) {
+    let Some(logger) = INSTALLED.get() else {
+        return;
+    };
+    let filter = build_filter(level, std::env::var("RUST_LOG").ok().as_deref());
+    let max_level = filter.filter();
+    *logger
+        .filter
+        .write()
+        .unwrap_or_else(PoisonError::into_inner) = filter;
+    log::set_max_level(max_level);
 }
 
 /// env_logger's filter (its writer is never used): `rust_log` when set and
@@ -90,9 +109,9 @@ fn line(now: Timestamp, level: Level, text: &str) -> String {
     format!("{now:.3} {level:<5} {text}\n")
 }
 
-/// The installed logger: one filter, up to three sinks.
+/// The installed logger: one filter (replaced by a reload), up to three sinks.
 struct Logger {
-    filter: env_logger::Logger,
+    filter: RwLock<env_logger::Logger>,
     stdout: bool,
     file: Mutex<DailyFile>,
     syslog: Option<Syslog>,
@@ -121,11 +140,19 @@ impl Logger {
 
 impl Log for Logger {
     fn enabled(&self, metadata: &Metadata) -> bool {
-        self.filter.enabled(metadata)
+        self.filter
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .enabled(metadata)
     }
 
     fn log(&self, record: &Record) {
-        if !self.filter.matches(record) {
+        let matches = self
+            .filter
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .matches(record);
+        if !matches {
             return;
         }
         let now = now();

@@ -44,6 +44,7 @@ mod control;
 mod election;
 mod endpoint;
 mod error;
+mod health;
 mod ids;
 pub mod log_limit;
 mod output;
@@ -61,10 +62,11 @@ pub use auth::{Nonce, Proof, SharedSecret, NONCE_LEN, PROOF_LEN};
 pub use config::{Config, ConfigError};
 pub use endpoint::Endpoint;
 pub use error::ProtocolError;
+pub use health::Health;
 pub use ids::{ClientId, ConnId, LinkId, Role, StreamId, TunnelId};
 pub use output::{ActiveReason, Output};
 pub use peer::{Certified, LinkUp};
-pub use stats::Stats;
+pub use stats::{Stats, TunnelStats};
 
 /// The protocol version this crate speaks; a hello with another is refused.
 pub const PROTOCOL_VERSION: u16 = 2;

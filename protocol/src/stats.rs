@@ -1,5 +1,7 @@
 //! Counters the runtime exports as metrics.
 
+use crate::stream::Origin;
+
 /// A snapshot of an endpoint's counters and gauges.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Stats {
@@ -41,4 +43,44 @@ pub struct Stats {
     pub auth_failures: u64,
     /// Links closed because their handshake did not complete in time.
     pub handshake_timeouts: u64,
+}
+
+/// One tunnel's counters on this node, for the `tunnel` label of the
+/// metrics: [`Endpoint::listen_tunnel_stats`](crate::Endpoint::listen_tunnel_stats)
+/// and [`Endpoint::connect_tunnel_stats`](crate::Endpoint::connect_tunnel_stats)
+/// give one per tunnel, by `TunnelId`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TunnelStats {
+    /// Connections the tunnel carried (accepted on a listen socket, or
+    /// dialled for a connect target).
+    pub streams_opened: u64,
+    /// Bytes taken from its local TCP connections.
+    pub bytes_from_apps: u64,
+    /// Bytes handed to its local TCP connections.
+    pub bytes_to_apps: u64,
+}
+
+/// An endpoint's [`TunnelStats`]: one per listen tunnel, one per connect
+/// tunnel, by `TunnelId`.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct TunnelCounters {
+    pub(crate) listens: Vec<TunnelStats>,
+    pub(crate) connects: Vec<TunnelStats>,
+}
+
+impl TunnelCounters {
+    pub(crate) fn new(listens: usize, connects: usize) -> TunnelCounters {
+        TunnelCounters {
+            listens: vec![TunnelStats::default(); listens],
+            connects: vec![TunnelStats::default(); connects],
+        }
+    }
+
+    /// The counters of the tunnel a stream of `origin` belongs to.
+    pub(crate) fn of(&mut self, origin: Origin) -> Option<&mut TunnelStats> {
+        match origin {
+            Origin::Listen(t) => self.listens.get_mut(t.0),
+            Origin::Connect(t) => self.connects.get_mut(t.0),
+        }
+    }
 }

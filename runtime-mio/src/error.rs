@@ -38,7 +38,7 @@ pub enum RuntimeError {
         what: &'static str,
         source: io::Error,
     },
-    /// The SIGINT/SIGTERM handlers could not be installed.
+    /// The SIGINT/SIGTERM/SIGHUP handlers could not be installed.
     Signals(io::Error),
 }
 
@@ -62,7 +62,7 @@ impl fmt::Display for RuntimeError {
             RuntimeError::Protocol(why) => write!(f, "invalid protocol configuration: {why}"),
             RuntimeError::Poll { what, source } => write!(f, "event loop failed {what}: {source}"),
             RuntimeError::Signals(e) => {
-                write!(f, "cannot install the SIGINT/SIGTERM handlers: {e}")
+                write!(f, "cannot install the SIGINT/SIGTERM/SIGHUP handlers: {e}")
             }
         }
     }

@@ -3,7 +3,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use tcpws_protocol::{ClientId, Role, Stats};
+use tcpws_protocol::{ClientId, Health, Role, Stats, TunnelStats};
 
 /// A snapshot of a running node, refreshed by the loop after every wakeup.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,6 +20,12 @@ pub struct Status {
     pub listening: Vec<bool>,
     /// The protocol's counters.
     pub stats: Stats,
+    /// Whether the node can carry traffic, as `/healthz` answers.
+    pub health: Health,
+    /// Per listen tunnel (index = `TunnelId`): its counters.
+    pub listen_tunnels: Vec<TunnelStats>,
+    /// Per connect tunnel (index = `TunnelId`): its counters.
+    pub connect_tunnels: Vec<TunnelStats>,
     /// Server: connections closed as soon as accepted because
     /// [`MAX_UNAUTHENTICATED`](crate::MAX_UNAUTHENTICATED) others had not
     /// completed their handshake yet.
@@ -31,6 +37,7 @@ pub struct Status {
 pub(crate) struct Shared {
     pub(crate) waker: Arc<mio::Waker>,
     pub(crate) shutdown: AtomicBool,
+    pub(crate) reload: AtomicBool,
     pub(crate) status: Mutex<Status>,
 }
 
@@ -50,6 +57,22 @@ impl NodeHandle {
         if let Err(e) = self.shared.waker.wake() {
             log::error!("cannot wake the event loop for shutdown: {e}");
         }
+    }
+
+    /// Asks the node to read its TLS files again (certificate rotation)
+    /// without dropping links or streams; a file that fails to load keeps
+    /// the one loaded before, and the log says why. Safe from any thread.
+    pub fn reload(&self) {
+        self.shared.reload.store(true, Ordering::SeqCst);
+        if let Err(e) = self.shared.waker.wake() {
+            log::error!("cannot wake the event loop for a reload: {e}");
+        }
+    }
+
+    /// Whether [`NodeHandle::reload`] was called since the last time this
+    /// said so.
+    pub(crate) fn take_reload(&self) -> bool {
+        self.shared.reload.swap(false, Ordering::SeqCst)
     }
 
     /// The node's status as of its last wakeup.

@@ -37,6 +37,7 @@ mod handle;
 mod link;
 mod node;
 mod server_port;
+mod service_manager;
 mod settings;
 mod signals;
 mod tcp;
@@ -66,5 +67,5 @@ pub use node::Node;
 pub use settings::{
     ConnectSpec, HttpProxy, ListenSpec, NodeSettings, ProxyCredentials, ServerAddr, TlsSettings,
 };
-pub use signals::install_signal_handlers;
+pub use signals::{install_signal_handlers, install_signal_handlers_with_reload};
 pub use tls::{check_tls, TLS_BUNDLE_KEY, TRUSTED_CA_KEY, TRUSTED_PEERS_KEY};

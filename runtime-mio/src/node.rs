@@ -75,6 +75,7 @@ impl Node {
             last_token: WAKER.0,
             last_link: 0,
             server_listener: None,
+            http_listener: None,
             incoming: HashMap::new(),
             server_dial: None,
             server_lookup: ServerLookup::default(),
@@ -106,10 +107,19 @@ impl Node {
             shared: Arc::new(Shared {
                 waker,
                 shutdown: AtomicBool::new(false),
+                reload: AtomicBool::new(false),
                 status: Mutex::new(status),
             }),
         };
         Ok(Node { inner, handle })
+    }
+
+    /// Serves `/healthz` and `/metrics` on `host:port`
+    /// (`dataExchange.metricsBindAddress`) instead of the server's
+    /// WebSocket port; works on a client too. Binds now, so a busy port
+    /// fails here, before `run`.
+    pub fn serve_http_on(&mut self, host: &str, port: u16) -> Result<(), RuntimeError> {
+        self.inner.bind_http(host, port)
     }
 
     /// A handle to stop the node and read its status from other threads.

@@ -64,6 +64,9 @@ pub struct DataExchange {
     /// reaches the server through with CONNECT. Environment variables such
     /// as `https_proxy` are not read.
     pub http_proxy: Option<tcpws_runtime_mio::HttpProxy>,
+    /// `metricsBindAddress` (e.g. `127.0.0.1:9464`; default none): serve
+    /// `/healthz` and `/metrics` there, and no longer on the WebSocket port.
+    pub metrics_bind: Option<std::net::SocketAddr>,
 }
 
 /// Reads the `dataExchange` object (`obj`), adding a warning per unknown key.
@@ -87,6 +90,7 @@ pub(super) fn read(obj: &Obj, warnings: &mut Vec<String>) -> Result<DataExchange
             "mutualTLSClientCertificates",
             "tcpKeepaliveSecs",
             "httpProxyUrl",
+            "metricsBindAddress",
         ],
         warnings,
     );
@@ -199,6 +203,16 @@ pub(super) fn read(obj: &Obj, warnings: &mut Vec<String>) -> Result<DataExchange
                 ))
             }
         },
+        metrics_bind: match obj.string("metricsBindAddress")? {
+            None => None,
+            Some(a) => Some(a.parse().map_err(|_| {
+                obj.wrong(
+                    "metricsBindAddress",
+                    "an IP address and port such as 127.0.0.1:9464 or [::1]:9464",
+                    &Value::String(a.to_string()),
+                )
+            })?),
+        },
     })
 }
 
@@ -246,6 +260,21 @@ mod tests {
         assert_eq!(
             err(r#"{"dataExchange": {"keepaliveIntervalSecs": 10, "keepaliveTimeoutSecs": 10}}"#),
             "dataExchange.keepaliveTimeoutSecs: expected more seconds than keepaliveIntervalSecs (10), got 10"
+        );
+    }
+
+    #[test]
+    fn metrics_bind_address_is_an_ip_and_port() {
+        let (c, _) = ok(r#"{"dataExchange": {"metricsBindAddress": "127.0.0.1:9464"}}"#);
+        assert_eq!(
+            c.data_exchange.metrics_bind,
+            Some("127.0.0.1:9464".parse().unwrap())
+        );
+        assert_eq!(ok("{}").0.data_exchange.metrics_bind, None);
+        assert!(
+            err(r#"{"dataExchange": {"metricsBindAddress": "localhost"}}"#).starts_with(
+                "dataExchange.metricsBindAddress: expected an IP address and port such as"
+            )
         );
     }
 

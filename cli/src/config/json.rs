@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde_json::{Map, Value};
 
-use super::ConfigError;
+use super::{suggest, ConfigError};
 
 /// The most seconds any duration setting takes (one year): keeps
 /// `Duration` arithmetic far from overflow.
@@ -61,14 +61,16 @@ impl<'v> Obj<'v> {
         }
     }
 
-    /// Adds a warning naming each key of this object that is not in `known`.
+    /// Adds a warning naming each key of this object that is not in
+    /// `known`, with the known key it is likely a typo of.
     pub fn warn_unknown(&self, known: &[&str], warnings: &mut Vec<String>) {
         for key in self.map.iter().flat_map(|m| m.keys()) {
             if !known.contains(&key.as_str()) {
-                warnings.push(format!(
-                    "{}: unknown key, ignored",
-                    self.path_of(&printable(key))
-                ));
+                let path = self.path_of(&printable(key));
+                warnings.push(match suggest::nearest(key, known) {
+                    Some(near) => format!("{path}: unknown key, ignored; did you mean {near}?"),
+                    None => format!("{path}: unknown key, ignored"),
+                });
             }
         }
     }

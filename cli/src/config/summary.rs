@@ -45,6 +45,9 @@ impl FileConfig {
             };
             let _ = writeln!(out, "HTTP proxy:       {proxy}{auth}");
         }
+        if let Some(addr) = dx.metrics_bind {
+            let _ = writeln!(out, "health, metrics:  http://{addr}/healthz and /metrics");
+        }
 
         let peer = match role {
             Role::Server => "active client",

@@ -79,6 +79,9 @@ impl Endpoint {
         });
         self.conns.insert(conn, ConnRef { slot, stream: id });
         self.stats.streams_opened += 1;
+        if let Some(t) = self.tunnel_stats.of(Origin::Listen(tunnel)) {
+            t.streams_opened += 1;
+        }
         debug!(
             "{conn} accepted on tunnel {name:?} opens {id} to {}",
             session.client
@@ -201,6 +204,9 @@ impl Endpoint {
             s.read_paused = true;
         }
         self.stats.bytes_from_apps += n as u64;
+        if let Some(t) = self.tunnel_stats.of(s.origin) {
+            t.bytes_from_apps += n as u64;
+        }
         session.queue_tx(r.stream);
         if first_on_listen {
             self.claim_if_standby(r.slot);
@@ -263,6 +269,9 @@ impl Endpoint {
         }
         let ack = s.ack_worth_sending(window);
         self.stats.bytes_to_apps += taken;
+        if let Some(t) = self.tunnel_stats.of(s.origin) {
+            t.bytes_to_apps += taken;
+        }
         if ack {
             session.queue_ack(r.stream);
         }

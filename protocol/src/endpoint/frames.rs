@@ -190,6 +190,9 @@ impl Endpoint {
             self.next_conn += 1;
             self.conns.insert(conn, ConnRef { slot, stream });
             self.stats.streams_opened += 1;
+            if let Some(c) = self.tunnel_stats.of(Origin::Connect(TunnelId(t))) {
+                c.streams_opened += 1;
+            }
             self.outputs.push_back(Output::Dial {
                 conn,
                 tunnel: TunnelId(t),

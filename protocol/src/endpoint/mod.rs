@@ -32,6 +32,7 @@ use crate::error::ProtocolError;
 use crate::frame::{
     self, ActiveWhy, Control, Frame, Hello, ResetCode, Welcome, FRAME_HEADER, MAX_REASON,
 };
+use crate::health::Health;
 use crate::ids::{ClientId, ConnId, LinkId, Role, StreamId, TunnelId};
 use crate::log_limit::LogLimits;
 use crate::output::{ActiveReason, Output};
@@ -39,7 +40,7 @@ use crate::peer::{Certified, LinkUp};
 use crate::reorder::ReorderError;
 use crate::rng::Rng;
 use crate::session::Session;
-use crate::stats::Stats;
+use crate::stats::{Stats, TunnelCounters, TunnelStats};
 use crate::stream::{Origin, Stream};
 use crate::timer::{Timer, TimerTable};
 use crate::PROTOCOL_VERSION;
@@ -138,6 +139,8 @@ pub struct Endpoint {
     reconnect_failures: u32,
     shut_down: bool,
     stats: Stats,
+    /// Per tunnel counters.
+    tunnel_stats: TunnelCounters,
     /// Lines a peer can cause at will, limited.
     log_limits: LogLimits,
 }
@@ -152,6 +155,7 @@ impl Endpoint {
         };
         let mut endpoint = Endpoint {
             unbound: vec![false; config.listens.len()],
+            tunnel_stats: TunnelCounters::new(config.listens.len(), config.connects.len()),
             rng: Rng::new(config.rng_seed),
             grace: config.resume_grace,
             config,
@@ -238,6 +242,41 @@ impl Endpoint {
         s.conns = self.conns.len() as u64;
         s.bytes_buffered = self.sessions.iter().flatten().map(Session::buffered).sum();
         s
+    }
+
+    /// Each listen tunnel's counters, by `TunnelId` (`config().listens`).
+    pub fn listen_tunnel_stats(&self) -> &[TunnelStats] {
+        &self.tunnel_stats.listens
+    }
+
+    /// Each connect tunnel's counters, by `TunnelId` (`config().connects`).
+    pub fn connect_tunnel_stats(&self) -> &[TunnelStats] {
+        &self.tunnel_stats.connects
+    }
+
+    /// Whether this node can carry traffic now. Server: a client is
+    /// active and its session has a link past its handshake. Client: its
+    /// session with the server has one. Never ready once shutting down.
+    pub fn health(&self) -> Health {
+        if self.shut_down {
+            return Health::Unready(format!("the {} is shutting down", self.role()));
+        }
+        let up = |slot: Slot| {
+            self.sessions[slot]
+                .as_ref()
+                .is_some_and(|s| s.link.is_some() && !s.leaving)
+        };
+        match self.config.role {
+            Role::Client(_) if up(Slot::CLIENT) => Health::Ready,
+            Role::Client(_) => Health::Unready("no session with the server".into()),
+            Role::Server => match self.election.active {
+                None => Health::Unready("no client is active".into()),
+                Some(client) if up(Slot::of(client)) => Health::Ready,
+                Some(client) => {
+                    Health::Unready(format!("{client} is active but its session has no link"))
+                }
+            },
+        }
     }
 
     /// Bytes [`Endpoint::handle_app_data`] takes for `conn` now.

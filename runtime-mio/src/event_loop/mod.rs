@@ -68,6 +68,8 @@ const READ_TURNS: usize = 64;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Owner {
     ServerListener,
+    /// The observability port (`metricsBindAddress`).
+    HttpListener,
     Listener(TunnelId),
     Incoming,
     ServerDial,
@@ -88,6 +90,8 @@ pub(crate) struct EventLoop {
     pub(crate) last_token: usize,
     pub(crate) last_link: u64,
     pub(crate) server_listener: Option<(TcpListener, Token)>,
+    /// `/healthz` and `/metrics` on their own port, when configured.
+    pub(crate) http_listener: Option<(TcpListener, Token)>,
     pub(crate) incoming: HashMap<Token, Incoming>,
     pub(crate) server_dial: Option<ServerDial>,
     /// Client: the lookup of the server's name, before `server_dial`.
@@ -175,6 +179,9 @@ impl EventLoop {
                 .map(TunnelListener::is_bound)
                 .collect(),
             stats: self.endpoint.stats(),
+            health: self.endpoint.health(),
+            listen_tunnels: self.endpoint.listen_tunnel_stats().to_vec(),
+            connect_tunnels: self.endpoint.connect_tunnel_stats().to_vec(),
             connections_shed: self.connections_shed,
         }
     }
@@ -191,11 +198,18 @@ impl EventLoop {
     /// status after every wakeup.
     pub(crate) fn run(mut self, handle: &NodeHandle) -> Result<(), RuntimeError> {
         let mut events = Events::with_capacity(1024);
+        // A client's first pump asks for its first link to the server.
         self.pump(Instant::now());
         handle.publish(self.status());
+        crate::service_manager::ready(&format!("{} running", self.endpoint.role()));
         let mut stop_by: Option<Instant> = None;
         loop {
             let now = Instant::now();
+            if stop_by.is_none() && handle.take_reload() {
+                crate::service_manager::reloading();
+                self.reload_tls();
+                crate::service_manager::ready("reloaded");
+            }
             if stop_by.is_none() && handle.shutdown_requested() {
                 self.begin_shutdown(now);
                 stop_by = Some(now + SHUTDOWN_BOUND);
@@ -355,6 +369,7 @@ impl EventLoop {
         };
         match owner {
             Owner::ServerListener => self.accept_incoming(now),
+            Owner::HttpListener => self.accept_http(now),
             Owner::Listener(tunnel) => {
                 self.accept_tunnel(tunnel, now);
                 self.pump(now);
@@ -402,6 +417,7 @@ impl EventLoop {
     /// the protocol say Goodbye; `run` waits for the links to flush.
     fn begin_shutdown(&mut self, now: Instant) {
         info!("{} shutting down", self.endpoint.role());
+        crate::service_manager::stopping();
         if let Some((mut listener, token)) = self.server_listener.take() {
             self.owners.remove(&token);
             let _ = self.poll.registry().deregister(&mut listener);

@@ -17,9 +17,9 @@ use crate::link::link_up;
 use crate::link::transport::Transport;
 use crate::link::websocket::Link;
 use crate::server_port::incoming::{self, Incoming};
-use crate::server_port::metrics::render_metrics;
-use crate::server_port::response::{error_response, healthz_body, response, upgrade_response};
-use crate::server_port::routing::{route, Route};
+use crate::server_port::metrics::{render_metrics, TunnelNames};
+use crate::server_port::response::{error_response, healthz, response, upgrade_response};
+use crate::server_port::routing::{route, route_http, Route};
 use crate::tcp::fd_reserve::FdReserve;
 use crate::tcp::listen;
 use crate::tls::client_ids::ClientIds;
@@ -230,22 +230,34 @@ impl EventLoop {
                     return;
                 }
                 incoming::Step::Head(head, leftover) => {
-                    match route(&head, self.settings.server.ws_path()) {
+                    let routed = if inc.http_only {
+                        route_http(&head)
+                    } else {
+                        match route(&head, self.settings.server.ws_path()) {
+                            Route::Health | Route::Metrics if self.http_listener.is_some() => {
+                                Route::Reject {
+                                    status: 404,
+                                    why: "served on the metricsBindAddress port, not here".into(),
+                                }
+                            }
+                            routed => routed,
+                        }
+                    };
+                    match routed {
                         Route::Health => {
                             debug!("GET /healthz from {peer}");
-                            let body = healthz_body(&self.status());
-                            let out = response(200, "text/plain; charset=utf-8", &body);
+                            let (code, body) = healthz(&self.status());
+                            let out = response(code, "text/plain; charset=utf-8", &body);
                             self.respond(token, out, now);
                             return;
                         }
                         Route::Metrics => {
                             debug!("GET /metrics from {peer}");
-                            let names: Vec<String> = self
-                                .settings
-                                .listens
-                                .iter()
-                                .map(|l| l.name.clone())
-                                .collect();
+                            let protocol = self.endpoint.config();
+                            let names = TunnelNames {
+                                listens: &protocol.listens,
+                                connects: &protocol.connects,
+                            };
                             let body = render_metrics(&self.status(), &names);
                             let out =
                                 response(200, "text/plain; version=0.0.4; charset=utf-8", &body);

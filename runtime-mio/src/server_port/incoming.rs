@@ -53,6 +53,8 @@ pub(crate) enum Phase {
 /// One accepted connection on the server's WebSocket/HTTP port.
 pub(crate) struct Incoming {
     pub(crate) peer: SocketAddr,
+    /// Accepted on the observability port: only `/healthz` and `/metrics`.
+    pub(crate) http_only: bool,
     /// The request head (and for an upgrade, the 101) must be done by then.
     pub(crate) deadline: Instant,
     stream: Transport,
@@ -69,6 +71,7 @@ impl Incoming {
         };
         Incoming {
             peer,
+            http_only: false,
             deadline,
             stream,
             buf: Vec::new(),

@@ -2,13 +2,20 @@
 
 use std::fmt::Write as _;
 
-use tcpws_protocol::Stats;
+use tcpws_protocol::{Stats, TunnelStats};
 
 use crate::handle::Status;
 
+/// The tunnel names that label the metrics: `listens[i]` labels listen
+/// tunnel `i`, `connects[i]` connect tunnel `i`.
+pub(crate) struct TunnelNames<'a> {
+    pub(crate) listens: &'a [String],
+    pub(crate) connects: &'a [String],
+}
+
 /// The `/metrics` body in the Prometheus text format (version 0.0.4).
-/// `listen_names[i]` labels `status.listening[i]`.
-pub(crate) fn render_metrics(status: &Status, listen_names: &[String]) -> String {
+pub(crate) fn render_metrics(status: &Status, names: &TunnelNames) -> String {
+    let listen_names = names.listens;
     let mut out = String::new();
     let active = status.active.map_or(0, |c| u64::from(c.number()));
     gauge(
@@ -41,6 +48,7 @@ pub(crate) fn render_metrics(status: &Status, listen_names: &[String]) -> String
         );
     }
     render_stats(&mut out, &status.stats);
+    render_tunnels(&mut out, status, names);
     metric(
         &mut out,
         "tcpws_connections_shed_total",
@@ -174,6 +182,48 @@ fn render_stats(out: &mut String, s: &Stats) {
     }
 }
 
+/// A per-tunnel metric: its name, its help and how to read it.
+type Family = (&'static str, &'static str, fn(&TunnelStats) -> u64);
+
+/// Per-tunnel counters, labelled `tunnel` (its name) and `end` (`listen`:
+/// connections accepted on this node's socket; `connect`: dialled by it).
+fn render_tunnels(out: &mut String, status: &Status, names: &TunnelNames) {
+    let families: [Family; 3] = [
+        (
+            "tcpws_tunnel_connections_total",
+            "Connections the tunnel carried.",
+            |t| t.streams_opened,
+        ),
+        (
+            "tcpws_tunnel_bytes_from_apps_total",
+            "Bytes the tunnel took from its local TCP connections.",
+            |t| t.bytes_from_apps,
+        ),
+        (
+            "tcpws_tunnel_bytes_to_apps_total",
+            "Bytes the tunnel handed to its local TCP connections.",
+            |t| t.bytes_to_apps,
+        ),
+    ];
+    for (name, help, value) in families {
+        let _ = write!(out, "# HELP {name} {help}\n# TYPE {name} counter\n");
+        for (end, stats, labels) in [
+            ("listen", &status.listen_tunnels, names.listens),
+            ("connect", &status.connect_tunnels, names.connects),
+        ] {
+            for (i, t) in stats.iter().enumerate() {
+                let tunnel = labels.get(i).map_or("", String::as_str);
+                let _ = writeln!(
+                    out,
+                    "{name}{{tunnel=\"{}\",end=\"{end}\"}} {}",
+                    escape_label(tunnel),
+                    value(t)
+                );
+            }
+        }
+    }
+}
+
 fn gauge(out: &mut String, name: &str, help: &str, value: u64) {
     metric(out, name, help, "gauge", value);
 }
@@ -201,7 +251,7 @@ fn escape_label(value: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tcpws_protocol::{ClientId, Role};
+    use tcpws_protocol::{ClientId, Health, Role};
 
     fn sample_status() -> Status {
         Status {
@@ -215,13 +265,31 @@ mod tests {
                 switches: 1,
                 ..Stats::default()
             },
+            health: Health::Ready,
+            listen_tunnels: vec![
+                TunnelStats {
+                    streams_opened: 2,
+                    bytes_from_apps: 10,
+                    bytes_to_apps: 20,
+                },
+                TunnelStats::default(),
+            ],
+            connect_tunnels: vec![TunnelStats {
+                streams_opened: 5,
+                ..TunnelStats::default()
+            }],
             connections_shed: 7,
         }
     }
 
     #[test]
     fn metrics_render_every_value_in_prometheus_text_format() {
-        let names = vec!["web".to_string(), "we\"ird".to_string()];
+        let listens = vec!["web".to_string(), "we\"ird".to_string()];
+        let connects = vec!["ssh".to_string()];
+        let names = TunnelNames {
+            listens: &listens,
+            connects: &connects,
+        };
         let text = render_metrics(&sample_status(), &names);
         for line in [
             "tcpws_active_client 2",
@@ -237,6 +305,12 @@ mod tests {
             "tcpws_connections_shed_total 7",
             "# TYPE tcpws_switches_total counter",
             "# TYPE tcpws_epoch gauge",
+            "tcpws_tunnel_connections_total{tunnel=\"web\",end=\"listen\"} 2",
+            "tcpws_tunnel_bytes_from_apps_total{tunnel=\"web\",end=\"listen\"} 10",
+            "tcpws_tunnel_bytes_to_apps_total{tunnel=\"web\",end=\"listen\"} 20",
+            "tcpws_tunnel_connections_total{tunnel=\"we\\\"ird\",end=\"listen\"} 0",
+            "tcpws_tunnel_connections_total{tunnel=\"ssh\",end=\"connect\"} 5",
+            "# TYPE tcpws_tunnel_bytes_to_apps_total counter",
         ] {
             assert!(
                 text.lines().any(|l| l == line),
@@ -245,7 +319,7 @@ mod tests {
         }
         // Every sample line is `name[{labels}] value` and every name is declared.
         let samples = text.lines().filter(|l| !l.starts_with('#'));
-        assert_eq!(samples.clone().count(), 3 + 2 + 18 + 1);
+        assert_eq!(samples.clone().count(), 3 + 2 + 18 + 1 + 3 * 3);
         for line in samples {
             let (name, value) = line.rsplit_once(' ').unwrap();
             value.parse::<u64>().unwrap();

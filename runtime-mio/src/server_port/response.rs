@@ -1,6 +1,8 @@
 //! The answers the server port writes: plain HTTP/1.1 responses that close
 //! the connection, the `/healthz` body, and the 101 of a WebSocket upgrade.
 
+use tcpws_protocol::Health;
+
 use crate::handle::Status;
 
 /// A complete HTTP/1.1 response that closes the connection.
@@ -45,13 +47,21 @@ fn reason_phrase(status: u16) -> &'static str {
     }
 }
 
-/// The `/healthz` body: "ok", this node's role and who it believes is active.
-pub(crate) fn healthz_body(status: &Status) -> String {
+/// The `/healthz` answer: 200 "ok" when the node can carry traffic, else
+/// 503 with the reason; then this node's role and who it believes is active.
+pub(crate) fn healthz(status: &Status) -> (u16, String) {
     let active = match status.active {
         Some(client) => client.to_string(),
         None => "none".to_string(),
     };
-    format!("ok\nrole {}\nactive {active}\n", status.role)
+    let (code, first) = match &status.health {
+        Health::Ready => (200, "ok".to_string()),
+        unready => (503, unready.to_string()),
+    };
+    (
+        code,
+        format!("{first}\nrole {}\nactive {active}\n", status.role),
+    )
 }
 
 #[cfg(test)]
@@ -77,7 +87,7 @@ mod tests {
     }
 
     #[test]
-    fn healthz_names_role_and_active_client() {
+    fn healthz_is_200_only_when_ready_and_names_role_and_active_client() {
         let server = Status {
             role: Role::Server,
             active: Some(ClientId::Two),
@@ -85,14 +95,27 @@ mod tests {
             links_up: 2,
             listening: vec![true],
             stats: Stats::default(),
+            health: Health::Ready,
+            listen_tunnels: Vec::new(),
+            connect_tunnels: Vec::new(),
             connections_shed: 0,
         };
-        assert_eq!(healthz_body(&server), "ok\nrole server\nactive client 2\n");
+        assert_eq!(
+            healthz(&server),
+            (200, "ok\nrole server\nactive client 2\n".into())
+        );
         let none = Status {
             role: Role::Client(ClientId::One),
             active: None,
+            health: Health::Unready("no session with the server".into()),
             ..server
         };
-        assert_eq!(healthz_body(&none), "ok\nrole client 1\nactive none\n");
+        assert_eq!(
+            healthz(&none),
+            (
+                503,
+                "not ready: no session with the server\nrole client 1\nactive none\n".into()
+            )
+        );
     }
 }

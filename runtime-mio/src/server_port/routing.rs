@@ -46,6 +46,23 @@ pub fn route(head: &RequestHead, ws_path: &str) -> Route {
     }
 }
 
+/// Routes a request on the observability port: `GET /healthz` and
+/// `GET /metrics` only.
+pub fn route_http(head: &RequestHead) -> Route {
+    match (head.method.as_str(), head.path()) {
+        ("GET", "/healthz") => Route::Health,
+        ("GET", "/metrics") => Route::Metrics,
+        (_, "/healthz" | "/metrics") => Route::Reject {
+            status: 405,
+            why: format!("method {} is not allowed", head.method),
+        },
+        _ => Route::Reject {
+            status: 404,
+            why: format!("no such path: {}", head.target),
+        },
+    }
+}
+
 fn route_upgrade(head: &RequestHead) -> Route {
     let reject = |why: &str| Route::Reject {
         status: 400,
@@ -115,6 +132,27 @@ mod tests {
         assert!(matches!(
             route(&head(no_key), "/"),
             Route::Reject { status: 400, .. }
+        ));
+    }
+
+    #[test]
+    fn the_observability_port_serves_health_and_metrics_only() {
+        let head = |b: &[u8]| parse_head(b).unwrap().unwrap().0;
+        assert_eq!(
+            route_http(&head(b"GET /healthz HTTP/1.1\r\n\r\n")),
+            Route::Health
+        );
+        assert_eq!(
+            route_http(&head(b"GET /metrics?x HTTP/1.1\r\n\r\n")),
+            Route::Metrics
+        );
+        assert!(matches!(
+            route_http(&head(UPGRADE)),
+            Route::Reject { status: 404, .. }
+        ));
+        assert!(matches!(
+            route_http(&head(b"POST /metrics HTTP/1.1\r\n\r\n")),
+            Route::Reject { status: 405, .. }
         ));
     }
 

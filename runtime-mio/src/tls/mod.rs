@@ -2,9 +2,10 @@
 //! server and client configs made from them, and the verifiers that pin the
 //! peer's certificate on top of rustls's own WebPKI checks.
 //!
-//! Everything here runs once, in [`Node::new`](crate::Node::new), so a bad
-//! file stops the node at start with an error naming the config key and the
-//! file; nothing falls back to plain text.
+//! Everything here runs in [`Node::new`](crate::Node::new), so a bad file
+//! stops the node at start with an error naming the config key and the
+//! file; nothing falls back to plain text. A reload (SIGHUP, `reload`) runs
+//! it again and keeps the old configs when a file fails.
 //!
 //! * A server presents the key and certificate of `tlsBundleFilePath`. With
 //!   mutual TLS it requires a client certificate that chains to
@@ -23,6 +24,7 @@ pub(crate) mod config;
 pub(crate) mod files;
 pub(crate) mod own_certificate;
 pub(crate) mod pinned;
+pub(crate) mod reload;
 #[cfg(test)]
 pub(crate) mod test_certs;
 

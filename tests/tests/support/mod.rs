@@ -218,12 +218,20 @@ pub struct Node {
 }
 
 impl Node {
-    fn start(name: &'static str, dir: PathBuf) -> Node {
+    /// Starts `tcpws run DIR`, its output going to `DIR/output.log`.
+    pub fn start(name: &'static str, dir: PathBuf) -> Node {
+        Node::start_with_env(name, dir, &[])
+    }
+
+    /// [`Node::start`] with extra environment variables (say, NOTIFY_SOCKET;
+    /// an empty RUST_LOG leaves the config's level in force).
+    pub fn start_with_env(name: &'static str, dir: PathBuf, env: &[(&str, &Path)]) -> Node {
         let log = std::fs::File::create(dir.join("output.log")).expect("create log");
         let child = Command::new(tcpws_bin())
             .arg("run")
             .arg(&dir)
             .env("RUST_LOG", "debug")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log)
@@ -248,6 +256,15 @@ impl Node {
     pub fn sigterm(&self) {
         if let Some(c) = &self.child {
             let _ = Command::new("kill").arg(c.id().to_string()).status();
+        }
+    }
+
+    /// Sends SIGHUP (reload) and returns at once.
+    pub fn sighup(&self) {
+        if let Some(c) = &self.child {
+            let _ = Command::new("kill")
+                .args(["-HUP", &c.id().to_string()])
+                .status();
         }
     }
 
@@ -357,14 +374,16 @@ pub fn side_dir(test: &str, what: &str) -> PathBuf {
     scratch_dir(&format!("{test}-{what}"))
 }
 
-fn scratch_dir(test: &str) -> PathBuf {
+/// A fresh directory for `test`'s nodes under the system's temp directory.
+pub fn scratch_dir(test: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("tcpws-e2e-{}-{test}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("create scratch dir");
     dir
 }
 
-fn write_config(dir: &Path, json: &serde_json::Value) {
+/// Writes `json` as `dir/config.json`, creating `dir`.
+pub fn write_config(dir: &Path, json: &serde_json::Value) {
     std::fs::create_dir_all(dir).unwrap();
     std::fs::write(
         dir.join("config.json"),
@@ -514,6 +533,14 @@ fn tail(s: &str, lines: usize) -> String {
 
 /// A plain HTTP/1.0 GET against 127.0.0.1:port; returns the body.
 pub fn http_get(port: u16, path: &str) -> io::Result<String> {
+    match http_status(port, path)? {
+        (200, body) => Ok(body),
+        (status, _) => Err(io::Error::other(format!("HTTP status: {status}"))),
+    }
+}
+
+/// A plain HTTP GET against 127.0.0.1:port; returns the status and body.
+pub fn http_status(port: u16, path: &str) -> io::Result<(u16, String)> {
     let mut s = TcpStream::connect(("127.0.0.1", port))?;
     s.set_read_timeout(Some(Duration::from_secs(5)))?;
     write!(
@@ -525,10 +552,21 @@ pub fn http_get(port: u16, path: &str) -> io::Result<String> {
     let (head, body) = out
         .split_once("\r\n\r\n")
         .ok_or_else(|| io::Error::other("no HTTP head"))?;
-    if !head.starts_with("HTTP/1.1 200") && !head.starts_with("HTTP/1.0 200") {
-        return Err(io::Error::other(format!("HTTP status: {head}")));
-    }
-    Ok(body.to_string())
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| io::Error::other(format!("no HTTP status in {head:?}")))?;
+    Ok((status, body.to_string()))
+}
+
+/// The value of the Prometheus sample `sample` (name and labels, exactly
+/// as written) in a `/metrics` body.
+pub fn sample(body: &str, sample: &str) -> Option<f64> {
+    body.lines().find_map(|l| {
+        let (k, v) = l.rsplit_once(' ')?;
+        (k == sample).then(|| v.trim().parse().ok())?
+    })
 }
 
 /// Connects to 127.0.0.1:port with read/write timeouts and TCP_NODELAY.

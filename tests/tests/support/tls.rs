@@ -221,3 +221,20 @@ pub fn certs_in(pem: &str) -> Vec<CertificateDer<'static>> {
         .collect::<Result<Vec<_>, _>>()
         .expect("valid PEM")
 }
+
+/// The certificate the server on 127.0.0.1:port presents now, from a
+/// fresh TLS handshake with `config` (which must trust it).
+pub fn served_certificate(
+    config: &Arc<rustls::ClientConfig>,
+    port: u16,
+) -> CertificateDer<'static> {
+    let name = ServerName::try_from("127.0.0.1").expect("server name");
+    let mut conn = rustls::ClientConnection::new(config.clone(), name).expect("TLS client");
+    let mut sock = TcpStream::connect(("127.0.0.1", port)).expect("connect for a handshake");
+    sock.set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("read timeout");
+    while conn.is_handshaking() {
+        conn.complete_io(&mut sock).expect("TLS handshake");
+    }
+    conn.peer_certificates().expect("a server certificate")[0].clone()
+}

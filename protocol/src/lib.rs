@@ -60,7 +60,7 @@ mod timer;
 
 pub use auth::{Nonce, Proof, SharedSecret, NONCE_LEN, PROOF_LEN};
 pub use config::{Config, ConfigError};
-pub use endpoint::Endpoint;
+pub use endpoint::{Endpoint, FRAMES_PER_TURN};
 pub use error::ProtocolError;
 pub use health::Health;
 pub use ids::{ClientId, ConnId, LinkId, Role, StreamId, TunnelId};

@@ -127,3 +127,72 @@ fn a_resume_after_a_busy_outage_is_not_refused() {
     assert_eq!(p.client.ep.stats().protocol_errors, 0);
     assert_eq!(p.server.ep.stats().resumes, 1);
 }
+
+/// A long message is taken a bounded number of frames at a time: each part
+/// says where the rest starts, the link stays up between parts, and a bad
+/// frame in a later part ends the link as it would in one piece.
+#[test]
+fn a_long_message_is_taken_in_parts_of_frames_per_turn() {
+    use tcpws_protocol::frame::Frame;
+    use tcpws_protocol::FRAMES_PER_TURN;
+
+    let mut p = Pair::new();
+    let mut one = Vec::new();
+    Frame::Keepalive.encode(&mut one);
+    let frames = 2 * FRAMES_PER_TURN + 10;
+    let message = one.repeat(frames);
+    let now = p.now;
+    let mut rest = &message[..];
+    let mut parts = 0;
+    while let Some(at) = p.server.ep.handle_message_part(p.link, rest, now) {
+        assert_eq!(at, FRAMES_PER_TURN * one.len(), "part {parts}");
+        rest = &rest[at..];
+        parts += 1;
+        assert!(
+            p.server.ep.poll_output().is_none(),
+            "nothing closes the link"
+        );
+    }
+    assert_eq!(parts, 2);
+    p.pump();
+    assert!(p.server.ep.health().is_ready(), "{}", p.server.ep.health());
+
+    // Garbage after the first part's worth of good frames: the second
+    // part closes the link with the decoder's reason.
+    let mut bad = one.repeat(FRAMES_PER_TURN + 1);
+    bad.extend_from_slice(&[0xEE; 8]);
+    let first = p.server.ep.handle_message_part(p.link, &bad, now);
+    assert_eq!(first, Some(FRAMES_PER_TURN * one.len()));
+    let at = first.unwrap_or_default();
+    assert_eq!(
+        p.server.ep.handle_message_part(p.link, &bad[at..], now),
+        None
+    );
+    let closed = std::iter::from_fn(|| p.server.ep.poll_output())
+        .any(|o| matches!(o, tcpws_protocol::Output::CloseLink { .. }));
+    assert!(closed, "the bad frame in the second part closes the link");
+}
+
+/// An Open flood taken in parts ends the same way as in one piece: the
+/// link closes at the refusal past the bound, with the same reason.
+#[test]
+fn an_open_flood_in_parts_ends_as_in_one_piece() {
+    let flood = refused_opens(1, 1_000, 1500);
+    let mut whole = Pair::new();
+    let now = whole.now;
+    whole.server.ep.handle_message(whole.link, &flood, now);
+    let whole_reason = closed(&mut whole).expect("the flood closes the link");
+
+    let mut parts = Pair::new();
+    let mut rest = &flood[..];
+    let mut taken = 0;
+    while let Some(at) = parts.server.ep.handle_message_part(parts.link, rest, now) {
+        rest = &rest[at..];
+        taken += 1;
+        // Other sockets' turns would come here; nothing closed the link yet.
+        assert_eq!(closed(&mut parts), None, "after part {taken}");
+    }
+    assert_eq!(taken, 1024 / tcpws_protocol::FRAMES_PER_TURN);
+    let parts_reason = closed(&mut parts).expect("the flood closes the link");
+    assert_eq!(parts_reason, whole_reason);
+}

@@ -7,6 +7,10 @@ use log::{debug, info, warn};
 
 use super::*;
 
+/// Frames one [`Endpoint::handle_message_part`] takes at most: a few
+/// hundred microseconds of the loop however cheap or costly the frames.
+pub const FRAMES_PER_TURN: usize = 256;
+
 impl Endpoint {
     /// A WebSocket link is up: accepted by the server, or connected by a
     /// client after [`Output::ConnectServer`].
@@ -100,14 +104,36 @@ impl Endpoint {
 
     /// One binary WebSocket message arrived on `link`.
     pub fn handle_message(&mut self, link: LinkId, message: &[u8], now: Instant) {
+        let mut rest = message;
+        while let Some(at) = self.handle_message_part(link, rest, now) {
+            rest = &rest[at..];
+        }
+    }
+
+    /// Like [`Endpoint::handle_message`], but takes at most
+    /// [`FRAMES_PER_TURN`] frames: returns where in `message` the rest
+    /// starts (hand it over again, before anything else of this link), or
+    /// `None` once the message is done or the link ended. A runtime gives
+    /// other sockets their turns in between, so a peer's long message of
+    /// cheap frames (a flood of Opens, say) never holds the loop in one
+    /// piece; the frames act as if the peer had sent them in several
+    /// messages.
+    pub fn handle_message_part(
+        &mut self,
+        link: LinkId,
+        message: &[u8],
+        now: Instant,
+    ) -> Option<usize> {
         match self.links.get(&link) {
             Some(l) if l.refusal.is_none() => {}
             // Unknown, or refused and waiting to say so: nothing counts.
-            _ => return,
+            _ => return None,
         }
         self.timers
             .set(Timer::LinkIdle(link), now + self.config.keepalive_timeout);
-        for frame in frame::frames(message) {
+        let mut frames = frame::frames(message);
+        for _ in 0..FRAMES_PER_TURN {
+            let frame = frames.next()?;
             let result = frame
                 .map_err(ProtocolError::from)
                 .and_then(|f| self.process_frame(link, f, now))
@@ -118,14 +144,16 @@ impl Endpoint {
                     warn!("closing {link}: {e}{note}");
                 }
                 self.close_link(link, e.to_string(), now);
-                return;
+                return None;
             }
             // Gone, or refused: nothing after the refusal counts, not
             // even the rest of this message.
             if !matches!(self.links.get(&link), Some(l) if l.refusal.is_none()) {
-                return;
+                return None;
             }
         }
+        let at = message.len() - frames.remaining();
+        (at < message.len()).then_some(at)
     }
 
     /// A peer that keeps making us answer (refused Opens, say) and never

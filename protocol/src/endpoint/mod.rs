@@ -16,6 +16,7 @@ mod slot;
 mod streams;
 
 pub(crate) use frames::MAX_REFUSED_OPENS_PER_SEC;
+pub use links::FRAMES_PER_TURN;
 use slot::Sessions;
 pub(crate) use slot::Slot;
 

@@ -322,6 +322,13 @@ pub fn frames(message: &[u8]) -> Frames<'_> {
     Frames { rest: message }
 }
 
+impl Frames<'_> {
+    /// Bytes of the message not yet decoded (none after an error).
+    pub fn remaining(&self) -> usize {
+        self.rest.len()
+    }
+}
+
 impl<'a> Iterator for Frames<'a> {
     type Item = Result<Frame<'a>, DecodeError>;
 

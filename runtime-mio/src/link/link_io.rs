@@ -29,11 +29,25 @@ impl EventLoop {
             return;
         };
         link.queued = false;
+        // The rest of a long message first: the protocol takes a bounded
+        // number of frames per turn, so other sockets get theirs between.
+        if let Some((message, at)) = link.unfinished.take() {
+            let bytes = &link.message(&message)[at..];
+            let next = self.endpoint.handle_message_part(id, bytes, now);
+            if let Some(link) = self.links.get_mut(&id) {
+                link.unfinished = next.map(|n| (message, at + n));
+            }
+            self.queue_link(id);
+            return;
+        }
         match link.read() {
             LinkRead::Message(message) => {
                 let bytes = link.message(&message);
                 trace!("{id}: received a message of {} bytes", bytes.len());
-                self.endpoint.handle_message(id, bytes, now);
+                let next = self.endpoint.handle_message_part(id, bytes, now);
+                if let Some(link) = self.links.get_mut(&id) {
+                    link.unfinished = next.map(|n| (message, n));
+                }
                 self.queue_link(id);
             }
             LinkRead::Busy(what) => {

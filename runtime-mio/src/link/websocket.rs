@@ -106,6 +106,9 @@ pub(crate) struct Link {
     pub(crate) control_frames: u64,
     /// When a flood of them was last logged.
     pub(crate) control_logged: Option<Instant>,
+    /// A message the protocol has taken only part of, and where its rest
+    /// starts: handed over before anything more is read.
+    pub(crate) unfinished: Option<(Message, usize)>,
 }
 
 impl Link {
@@ -147,6 +150,7 @@ impl Link {
             queued: false,
             control_frames: 0,
             control_logged: None,
+            unfinished: None,
         }
     }
 

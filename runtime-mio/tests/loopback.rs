@@ -582,3 +582,109 @@ fn a_ping_flood_does_not_starve_other_links() {
     client.stop();
     server.stop();
 }
+
+/// A target that writes "banner" and its FIN the moment it accepts; its
+/// ends stay open (no reset). Stops when `stop` is set and it is woken.
+fn banner_target(stop: std::sync::Arc<std::sync::atomic::AtomicBool>) -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    thread::spawn(move || {
+        let mut held = Vec::new();
+        for s in listener.incoming() {
+            if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                return;
+            }
+            let Ok(mut s) = s else { continue };
+            let _ = s.write_all(b"banner");
+            let _ = s.shutdown(Shutdown::Write);
+            held.push(s);
+        }
+    });
+    port
+}
+
+/// Found in review: a target that answers and closes at once puts data and
+/// its FIN behind the dial's first event; the FIN must still be read after
+/// the (short) read of the data, or the app's connection hangs open. The
+/// loop is kept busy with bulk the other way, so that event is seen late.
+#[test]
+fn a_target_that_answers_and_closes_at_once_is_seen_to_close() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let stop = Arc::new(AtomicBool::new(false));
+    let banner = banner_target(stop.clone());
+    let echo = Echo::start();
+    let ports = fresh_ports();
+    let server = Running::start(server_settings(&ports, echo.port));
+    let client = Running::start(client_settings(&ports, banner));
+    wait_connected(&server, &client);
+    let busy = Arc::new(AtomicBool::new(true));
+    let bulk = {
+        let (busy, port) = (busy.clone(), ports.client_listen);
+        thread::spawn(move || {
+            let mut w = connect(port);
+            let mut r = w.try_clone().unwrap();
+            let reader = thread::spawn(move || {
+                let mut buf = vec![0u8; 1 << 20];
+                while r.read(&mut buf).is_ok_and(|n| n > 0) {}
+            });
+            let chunk = vec![7u8; 1 << 20];
+            while busy.load(Ordering::Relaxed) && w.write_all(&chunk).is_ok() {}
+            let _ = w.shutdown(Shutdown::Write);
+            let _ = reader.join();
+        })
+    };
+    for attempt in 0..40 {
+        let mut s = connect(ports.server_listen);
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut got = Vec::new();
+        let read = s.read_to_end(&mut got);
+        assert!(
+            read.is_ok() && got == b"banner",
+            "attempt {attempt}: {read:?} after {:?}: no end of stream after the target's FIN",
+            String::from_utf8_lossy(&got)
+        );
+    }
+    busy.store(false, Ordering::Relaxed);
+    let _ = bulk.join();
+    stop.store(true, Ordering::Relaxed);
+    let _ = TcpStream::connect(("127.0.0.1", banner));
+    client.stop();
+    server.stop();
+}
+
+/// Found in review: Linux ends a read at the TCP urgent mark, so a short
+/// read can leave bytes behind with no new event coming for them; they
+/// must still be read ("X", sent urgent, leaves the stream as the socket
+/// has no SO_OOBINLINE; "abcdef" is what was sent in band).
+#[test]
+fn bytes_after_the_urgent_mark_are_read() {
+    use std::os::fd::AsRawFd;
+    let echo = Echo::start();
+    let ports = fresh_ports();
+    let server = Running::start(server_settings(&ports, echo.port));
+    let client = Running::start(client_settings(&ports, echo.port));
+    wait_connected(&server, &client);
+    for port in [ports.server_listen, ports.client_listen] {
+        let mut s = connect(port);
+        // A warm-up echo: the tunnel is open end to end.
+        s.write_all(b"hi").unwrap();
+        let mut two = [0u8; 2];
+        s.read_exact(&mut two).unwrap();
+        let send = |bytes: &[u8], flags: i32| {
+            // SAFETY: a valid socket and a live slice for the whole call.
+            let n = unsafe { libc::send(s.as_raw_fd(), bytes.as_ptr().cast(), bytes.len(), flags) };
+            assert_eq!(n, bytes.len() as isize, "{}", io::Error::last_os_error());
+        };
+        // One segment: "abc", the urgent "X" (held back by MSG_MORE), "def".
+        send(b"abcX", libc::MSG_OOB | libc::MSG_MORE);
+        send(b"def", 0);
+        let mut got = [0u8; 6];
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        s.read_exact(&mut got)
+            .unwrap_or_else(|e| panic!("port {port}: {e}"));
+        assert_eq!(&got, b"abcdef", "port {port}");
+    }
+    client.stop();
+    server.stop();
+}

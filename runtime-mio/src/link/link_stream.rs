@@ -191,10 +191,14 @@ impl Write for LinkStream {
     }
 }
 
-/// Finds the end of an HTTP head in a byte stream (an empty line, ended by
-/// CRLF or LF as httparse accepts) and records the bytes after it.
+/// Finds the end of an HTTP head in a byte stream as httparse (which
+/// tungstenite's handshake uses) does: empty lines before the status line
+/// are skipped, then the head ends at an empty line, ended by CRLF or LF;
+/// records the bytes after it.
 #[derive(Debug, Default)]
 struct HeadEnd {
+    /// A byte of the status line was seen.
+    started: bool,
     /// 0: inside a line; 1: just after a LF; 2: after LF CR.
     state: u8,
     done: bool,
@@ -209,6 +213,12 @@ impl HeadEnd {
                 return Ok(());
             };
             rest = more;
+            if !self.started {
+                if b == b'\r' || b == b'\n' {
+                    continue;
+                }
+                self.started = true;
+            }
             self.state = match (self.state, b) {
                 (1 | 2, b'\n') => {
                     self.done = true;
@@ -246,5 +256,30 @@ mod tests {
         let mut lf = HeadEnd::default();
         lf.record(b"HTTP/1.1 101 OK\nA: b\n\nrest").unwrap();
         assert_eq!(lf.tail, b"rest");
+    }
+
+    /// The tail is what tungstenite keeps: what follows the head as
+    /// httparse measures it, which skips empty lines before the status
+    /// line (found in review: a CRLF CRLF prefix ended our head at once).
+    #[test]
+    fn the_tail_agrees_with_httparse() {
+        let head = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n";
+        for prefix in [&b""[..], b"\r\n", b"\r\n\r\n", b"\n\r\n", b"\n\n\n"] {
+            let mut wire = prefix.to_vec();
+            wire.extend_from_slice(head);
+            wire.extend_from_slice(b"\x82\x02hi");
+            let mut headers = [httparse::EMPTY_HEADER; 16];
+            let mut response = httparse::Response::new(&mut headers);
+            let end = match response.parse(&wire).unwrap() {
+                httparse::Status::Complete(n) => n,
+                httparse::Status::Partial => panic!("partial"),
+            };
+            for split in 0..wire.len() {
+                let mut h = HeadEnd::default();
+                h.record(&wire[..split]).unwrap();
+                h.record(&wire[split..]).unwrap();
+                assert_eq!(h.tail, &wire[end..], "prefix {prefix:?}, split {split}");
+            }
+        }
     }
 }

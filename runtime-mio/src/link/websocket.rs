@@ -22,6 +22,8 @@ use crate::link::ws_reader::{Frame, FrameReader, Message, INITIAL_BUFFER};
 const MAX_CLOSE_REASON: usize = 123;
 /// The status code of a normal close (RFC 6455 section 7.4.1).
 pub(crate) const CLOSE_NORMAL: u16 = 1000;
+/// The status code of a close for a protocol error.
+const CLOSE_PROTOCOL_ERROR: u16 = 1002;
 
 /// Control frames (pings, pongs) one [`Link::read`] takes before it returns
 /// [`LinkRead::Busy`], so a peer flooding them gets one turn of the ready
@@ -177,6 +179,9 @@ impl Link {
     /// (the pong goes out with the next flush); a close is answered with a
     /// close.
     pub(crate) fn read(&mut self) -> LinkRead {
+        // A message the protocol has not finished lives in the buffer this
+        // read would overwrite.
+        debug_assert!(self.unfinished.is_none(), "read with an unfinished message");
         let mut control = 0;
         let mut taken = 0;
         loop {
@@ -199,9 +204,10 @@ impl Link {
                         Ok(mask) => mask,
                         Err(why) => return LinkRead::Down(why),
                     };
-                    // Echo the code, as RFC 6455 section 5.5.1 asks.
-                    self.stream
-                        .queue_close(close.as_ref().map(|(code, _)| *code), "", mask);
+                    // Echo the code, as RFC 6455 section 5.5.1 asks; one
+                    // that may never be sent is answered as a protocol error.
+                    let reply = close.as_ref().map(|(code, _)| reply_code(*code));
+                    self.stream.queue_close(reply, "", mask);
                     return LinkRead::Down(match close {
                         Some((_, reason)) if !reason.is_empty() => {
                             format!("peer closed the WebSocket: {reason}")
@@ -307,6 +313,16 @@ impl Link {
             }
         }
         Closing::flushing(self.token, self.peer, self.stream, deadline)
+    }
+}
+
+/// The code a close reply carries for the peer's `code`: the same, when
+/// it is one an endpoint may send (RFC 6455 section 7.4), else 1002
+/// (protocol error).
+fn reply_code(code: u16) -> u16 {
+    match code {
+        1000..=1003 | 1007..=1014 | 3000..=4999 => code,
+        _ => CLOSE_PROTOCOL_ERROR,
     }
 }
 
@@ -429,6 +445,16 @@ mod tests {
                 Message::Binary(b) => assert_eq!(&b[..], &message(i)[..], "message {i}"),
                 other => panic!("unexpected {other:?}"),
             }
+        }
+    }
+
+    #[test]
+    fn close_replies_echo_only_codes_an_endpoint_may_send() {
+        for code in [1000, 1001, 1003, 1007, 1011, 3000, 4999] {
+            assert_eq!(reply_code(code), code);
+        }
+        for code in [0, 999, 1004, 1005, 1006, 1015, 1016, 2999, 5000] {
+            assert_eq!(reply_code(code), CLOSE_PROTOCOL_ERROR, "{code}");
         }
     }
 

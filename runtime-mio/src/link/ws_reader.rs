@@ -146,6 +146,8 @@ impl FrameReader {
                 }
                 OP_CONTINUATION => {
                     let mut gathering = self.gathering.take().unwrap_or_default();
+                    // Exactly what arrived: no doubling past the limit.
+                    gathering.reserve_exact(payload.len());
                     gathering.extend_from_slice(&self.buf[payload]);
                     if h.fin {
                         self.gathered = Some(gathering);

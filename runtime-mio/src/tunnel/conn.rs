@@ -43,10 +43,6 @@ pub(crate) struct Conn {
     pub(crate) read_closed: bool,
     /// Waiting in the loop's ready queue for a read.
     pub(crate) queued: bool,
-    /// An event said the peer closed its half (or the socket failed): the
-    /// next read must happen even after a short one, since no further
-    /// event will come for the end of the stream that is already queued.
-    pub(crate) hangup_signalled: bool,
 }
 
 impl Conn {
@@ -66,7 +62,6 @@ impl Conn {
             state,
             read_closed: false,
             queued: false,
-            hangup_signalled: false,
         }
     }
 

@@ -83,9 +83,6 @@ impl EventLoop {
                 return;
             }
         }
-        if event.is_read_closed() || event.is_error() {
-            conn.hangup_signalled = true;
-        }
         if event.is_writable() {
             self.deliver(id, now);
         }
@@ -121,14 +118,14 @@ impl EventLoop {
         // A stream moving bulk data is read straight into its send buffer;
         // a new or idle one through the scratch buffer, so its own stays
         // as small as what it holds.
-        let (result, wanted, direct) = match self.endpoint.app_read_buf(id) {
+        let (result, direct) = match self.endpoint.app_read_buf(id) {
             Some(room) => {
                 let want = room.len().min(DIRECT_READ);
-                (conn.read(&mut room[..want]), want, true)
+                (conn.read(&mut room[..want]), true)
             }
             None => {
                 let want = capacity.min(self.scratch.len());
-                (conn.read(&mut self.scratch[..want]), want, false)
+                (conn.read(&mut self.scratch[..want]), false)
             }
         };
         match result {
@@ -151,12 +148,12 @@ impl EventLoop {
                     error!("{id}: {reason}");
                     self.drop_conn(id, true);
                     self.endpoint.handle_app_reset(id, &reason, now);
-                } else if n == wanted || conn_hung_up(&self.conns, id) {
+                } else {
+                    // Even a short read may leave bytes behind (Linux stops
+                    // at urgent data; an EOF queued behind the bytes brings
+                    // no new edge): read again until WouldBlock.
                     self.queue_conn(id);
                 }
-                // A short read emptied the socket: its next bytes come with
-                // a new (edge-triggered) event, so the read that would only
-                // say WouldBlock is skipped.
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
             Err(e) => {
@@ -224,9 +221,4 @@ impl EventLoop {
         }
         self.forget(conn.token, Some(&mut conn.stream));
     }
-}
-
-/// Whether `id`'s peer signalled the end of its stream (or an error).
-fn conn_hung_up(conns: &std::collections::HashMap<ConnId, conn::Conn>, id: ConnId) -> bool {
-    conns.get(&id).is_some_and(|c| c.hangup_signalled)
 }

@@ -6,7 +6,7 @@ use std::io;
 use std::time::Instant;
 
 use log::{debug, error, info, trace, warn};
-use mio::{Interest, Token};
+use mio::Token;
 
 use crate::error::RuntimeError;
 use crate::event_loop::ready::Ready;
@@ -21,7 +21,6 @@ use crate::server_port::metrics::{render_metrics, TunnelNames};
 use crate::server_port::response::{error_response, healthz, response, upgrade_response};
 use crate::server_port::routing::{route, route_http, Route};
 use crate::tcp::fd_reserve::FdReserve;
-use crate::tcp::listen;
 use crate::tls::client_ids::ClientIds;
 use crate::tls::TlsContext;
 use tcpws_protocol::frame::printable;
@@ -45,30 +44,15 @@ impl EventLoop {
     /// Binds the server's port (at start: an error stops `Node::new`), and
     /// warns when plain ws:// is open beyond loopback.
     pub(crate) fn bind_server(&mut self) -> Result<(), RuntimeError> {
-        let server = &self.settings.server;
-        let addr_text = server.authority();
-        let addrs =
-            listen::resolve(&server.host, server.port).map_err(|source| RuntimeError::Resolve {
-                what: "the WebSocket".into(),
-                addr: addr_text.clone(),
-                source,
-            })?;
-        let mut socket = listen::bind_any(&addrs).map_err(|source| RuntimeError::Bind {
-            what: "the WebSocket".into(),
-            addr: addr_text.clone(),
-            source,
-        })?;
-        let token = self.next_token();
-        self.poll
-            .registry()
-            .register(&mut socket, token, Interest::READABLE)
-            .map_err(|source| RuntimeError::Poll {
-                what: "registering the WebSocket listener",
-                source,
-            })?;
-        self.owners.insert(token, Owner::ServerListener);
-        let local = socket.local_addr().ok();
-        let bound = local.map_or(addr_text, |a| a.to_string());
+        let (host, port) = (self.settings.server.host.clone(), self.settings.server.port);
+        let bound = self.bind_http_port(
+            "the WebSocket",
+            "registering the WebSocket listener",
+            &host,
+            port,
+            Owner::ServerListener,
+        )?;
+        let (socket, token, local, bound) = (bound.socket, bound.token, bound.local, bound.text);
         let tls = self.tls.is_some();
         info!(
             "server listening for WebSockets{} on {bound}{}",

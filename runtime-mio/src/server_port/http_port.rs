@@ -6,7 +6,6 @@ use std::io;
 use std::time::Instant;
 
 use log::{error, info, trace, warn};
-use mio::Interest;
 
 use crate::error::RuntimeError;
 use crate::event_loop::timers::Deadline;
@@ -14,36 +13,21 @@ use crate::event_loop::{EventLoop, Owner};
 use crate::link::transport::Transport;
 use crate::server_port::accept::MAX_UNAUTHENTICATED;
 use crate::server_port::incoming::Incoming;
-use crate::tcp::listen;
 
 impl EventLoop {
     /// Binds the observability port at `host:port`; from then on the
     /// WebSocket port no longer answers `/healthz` and `/metrics`.
     pub(crate) fn bind_http(&mut self, host: &str, port: u16) -> Result<(), RuntimeError> {
-        let addr_text = crate::settings::authority(host, port);
-        let what = "metrics and health (dataExchange.metricsBindAddress)".to_string();
-        let addrs = listen::resolve(host, port).map_err(|source| RuntimeError::Resolve {
-            what: what.clone(),
-            addr: addr_text.clone(),
-            source,
-        })?;
-        let mut socket = listen::bind_any(&addrs).map_err(|source| RuntimeError::Bind {
+        let what = "metrics and health (dataExchange.metricsBindAddress)";
+        let bound = self.bind_http_port(
             what,
-            addr: addr_text.clone(),
-            source,
-        })?;
-        let token = self.next_token();
-        self.poll
-            .registry()
-            .register(&mut socket, token, Interest::READABLE)
-            .map_err(|source| RuntimeError::Poll {
-                what: "registering the metrics listener",
-                source,
-            })?;
-        self.owners.insert(token, Owner::HttpListener);
-        let bound = socket.local_addr().map_or(addr_text, |a| a.to_string());
-        info!("serving /healthz and /metrics on http://{bound}");
-        self.http_listener = Some((socket, token));
+            "registering the metrics listener",
+            host,
+            port,
+            Owner::HttpListener,
+        )?;
+        info!("serving /healthz and /metrics on http://{}", bound.text);
+        self.http_listener = Some((bound.socket, bound.token));
         Ok(())
     }
 

@@ -6,6 +6,7 @@
 pub(crate) mod accept;
 pub(crate) mod http_port;
 pub(crate) mod incoming;
+pub(crate) mod listener;
 pub(crate) mod metrics;
 pub(crate) mod request_head;
 pub(crate) mod response;

@@ -97,6 +97,7 @@ impl Node {
             connections_shed: 0,
             port_refusals: Default::default(),
             listener_queued: false,
+            http_listener_queued: false,
             settings,
         };
         if inner.endpoint.role() == Role::Server {

@@ -34,6 +34,7 @@ use crate::link::server_dial::ServerDial;
 use crate::link::websocket::Link;
 use crate::link::ws_frame::MAX_HEADER;
 use crate::server_port::incoming::Incoming;
+use crate::server_port::listener::HttpPort;
 use crate::settings::NodeSettings;
 use crate::tcp::fd_reserve::FdReserve;
 use crate::tls::client_ids::ClientIds;
@@ -124,6 +125,8 @@ pub(crate) struct EventLoop {
     pub(crate) connections_shed: u64,
     /// The server port waits in the ready queue for more accepts.
     pub(crate) listener_queued: bool,
+    /// The observability port waits in the ready queue for more accepts.
+    pub(crate) http_listener_queued: bool,
     /// Refusals on the server port (bad heads, TLS failures, deadlines,
     /// connections shed at the cap):
     /// a peer can cause them at will, so their lines are limited.
@@ -276,9 +279,12 @@ impl EventLoop {
             match self.ready.pop() {
                 Some(Ready::Conn(id)) => self.read_conn_once(id, now),
                 Some(Ready::Link(id)) => self.read_link_once(id, now),
-                Some(Ready::ServerListener) => {
-                    self.listener_queued = false;
-                    self.accept_incoming(now);
+                Some(Ready::Listener(port)) => {
+                    match port {
+                        HttpPort::WebSocket => self.listener_queued = false,
+                        HttpPort::Observability => self.http_listener_queued = false,
+                    }
+                    self.accept_on(port, now);
                 }
                 None => break,
             }
@@ -368,8 +374,8 @@ impl EventLoop {
             return; // the waker, or a socket already forgotten
         };
         match owner {
-            Owner::ServerListener => self.accept_incoming(now),
-            Owner::HttpListener => self.accept_http(now),
+            Owner::ServerListener => self.accept_on(HttpPort::WebSocket, now),
+            Owner::HttpListener => self.accept_on(HttpPort::Observability, now),
             Owner::Listener(tunnel) => {
                 self.accept_tunnel(tunnel, now);
                 self.pump(now);

@@ -5,13 +5,15 @@ use std::collections::VecDeque;
 
 use tcpws_protocol::{ConnId, LinkId};
 
+use crate::server_port::listener::HttpPort;
+
 /// A socket waiting for its turn to read.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Ready {
     Link(LinkId),
     Conn(ConnId),
-    /// The server port, when a turn's accepts did not reach `WouldBlock`.
-    ServerListener,
+    /// An HTTP port, when a turn's accepts did not reach `WouldBlock`.
+    Listener(HttpPort),
 }
 
 /// Sockets in the order their turns come, each at most once: the socket's

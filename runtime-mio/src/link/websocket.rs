@@ -35,16 +35,10 @@ pub(crate) const CONTROL_FRAMES_PER_READ: usize = 16;
 /// say) still yields.
 const READ_BYTES_PER_TURN: usize = MAX_MESSAGE + 64 * 1024;
 
-/// tungstenite's settings for the client's handshake (the only thing it
-/// does): its read buffer is what it reads the server's HTTP head with.
+/// tungstenite's settings for the client's handshake, the only thing it
+/// does: the read buffer it reads the server's HTTP head with.
 pub(crate) fn ws_config() -> WebSocketConfig {
-    WebSocketConfig::default()
-        .read_buffer_size(INITIAL_BUFFER)
-        .max_message_size(Some(MAX_MESSAGE))
-        .max_frame_size(Some(MAX_MESSAGE))
-        .accept_unmasked_frames(false)
-        .write_buffer_size(0)
-        .max_write_buffer_size(4 * 1024)
+    WebSocketConfig::default().read_buffer_size(INITIAL_BUFFER)
 }
 
 /// What one read from a link produced.

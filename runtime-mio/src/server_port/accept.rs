@@ -1,6 +1,7 @@
-//! The event loop's side of the server's WebSocket/HTTP port: binding it,
-//! accepting connections, answering `/healthz` and `/metrics`, refusing what
-//! is not a request we serve, and turning an upgrade into a link.
+//! The event loop's side of the node's HTTP ports: binding the WebSocket
+//! port, accepting connections on either port, answering `/healthz` and
+//! `/metrics`, refusing what is not a request we serve, and turning an
+//! upgrade into a link.
 
 use std::io;
 use std::time::Instant;
@@ -17,6 +18,7 @@ use crate::link::link_up;
 use crate::link::transport::Transport;
 use crate::link::websocket::Link;
 use crate::server_port::incoming::{self, Incoming};
+use crate::server_port::listener::{listener_of, HttpPort};
 use crate::server_port::metrics::{render_metrics, TunnelNames};
 use crate::server_port::response::{error_response, healthz, response, upgrade_response};
 use crate::server_port::routing::{route, route_http, Route};
@@ -25,7 +27,7 @@ use crate::tls::client_ids::ClientIds;
 use crate::tls::TlsContext;
 use tcpws_protocol::frame::printable;
 
-/// Most connections to the server's port that may be on their way to an
+/// Most connections to the node's HTTP ports that may be on their way to an
 /// authenticated session at once (TLS, the HTTP upgrade, the tcpws
 /// handshake); more are closed as soon as accepted and counted in
 /// `tcpws_connections_shed_total`. Two honest clients need two.
@@ -70,19 +72,24 @@ impl EventLoop {
         Ok(())
     }
 
-    /// A readable event on the server port: accepts until `WouldBlock`, at
-    /// most [`ACCEPTS_PER_TURN`] at a time (then the port takes its turn in
-    /// the ready queue again, so a connect flood cannot hold the loop); at
-    /// the open-files limit the waiting connections are shed.
-    pub(crate) fn accept_incoming(&mut self, now: Instant) {
+    /// A readable event on one of the node's HTTP ports: accepts until
+    /// `WouldBlock`, at most [`ACCEPTS_PER_TURN`] at a time (then the port
+    /// takes its turn in the ready queue again, so a connect flood cannot
+    /// hold the loop); past [`MAX_UNAUTHENTICATED`] connections on their
+    /// way to a session or an answer, new ones are closed at once; at the
+    /// open-files limit the waiting connections are shed.
+    pub(crate) fn accept_on(&mut self, port: HttpPort, now: Instant) {
         for accepted in 0.. {
             if accepted == ACCEPTS_PER_TURN {
-                let mut queued = self.listener_queued;
-                self.ready.push(Ready::ServerListener, &mut queued);
-                self.listener_queued = queued;
+                let queued = match port {
+                    HttpPort::WebSocket => &mut self.listener_queued,
+                    HttpPort::Observability => &mut self.http_listener_queued,
+                };
+                self.ready.push(Ready::Listener(port), queued);
                 return;
             }
-            let Some((listener, _)) = &self.server_listener else {
+            let Some(listener) = listener_of(&self.server_listener, &self.http_listener, port)
+            else {
                 return;
             };
             match listener.accept() {
@@ -95,9 +102,9 @@ impl EventLoop {
                     self.connections_shed += 1;
                     if let Some(note) = self.port_refusals.allow(now) {
                         warn!(
-                            "closed a connection from {peer} at once: {MAX_UNAUTHENTICATED} \
-                             connections have not completed their handshake \
-                             ({} shed in all){note}",
+                            "closed a connection from {peer} on the {port} at once: \
+                             {MAX_UNAUTHENTICATED} connections have not completed their \
+                             handshake ({} shed in all){note}",
                             self.connections_shed
                         );
                     }
@@ -110,9 +117,9 @@ impl EventLoop {
                             continue;
                         }
                     };
-                    trace!("accepted a connection from {peer} on the server port");
-                    let transport = match &self.tls {
-                        Some(TlsContext::Server(config)) => {
+                    trace!("accepted a connection from {peer} on the {port}");
+                    let transport = match (port, &self.tls) {
+                        (HttpPort::WebSocket, Some(TlsContext::Server(config))) => {
                             match Transport::server(stream, config) {
                                 Ok(transport) => transport,
                                 Err(why) => {
@@ -124,11 +131,12 @@ impl EventLoop {
                         }
                         _ => Transport::Plain(stream),
                     };
-                    // TLS and the HTTP upgrade get the handshake timeout;
+                    // TLS and the HTTP exchange get the handshake timeout;
                     // the protocol gives the tcpws handshake as long again.
                     let deadline = now + self.settings.protocol.handshake_timeout;
-                    self.incoming
-                        .insert(token, Incoming::new(peer, transport, deadline));
+                    let mut inc = Incoming::new(peer, transport, deadline);
+                    inc.http_only = port == HttpPort::Observability;
+                    self.incoming.insert(token, inc);
                     self.timers.schedule(deadline, Deadline::Incoming(token));
                     self.advance_incoming(token, now);
                 }
@@ -141,18 +149,20 @@ impl EventLoop {
                         io::ErrorKind::ConnectionAborted | io::ErrorKind::ConnectionReset
                     ) => {}
                 Err(e) if FdReserve::is_exhaustion(&e) => {
-                    let Some((listener, _)) = &self.server_listener else {
+                    let Some(listener) =
+                        listener_of(&self.server_listener, &self.http_listener, port)
+                    else {
                         return;
                     };
                     let shed = self.fd_reserve.shed(listener);
                     error!(
-                        "cannot accept on the server port: {e}; closed {shed} waiting \
+                        "cannot accept on the {port}: {e}; closed {shed} waiting \
                          connection(s) (raise the open files limit, ulimit -n)"
                     );
                     return;
                 }
                 Err(e) => {
-                    error!("cannot accept on the server port: {e}");
+                    error!("cannot accept on the {port}: {e}");
                     return;
                 }
             }

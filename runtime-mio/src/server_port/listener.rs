@@ -1,6 +1,7 @@
 //! Binding one of the node's HTTP ports (the WebSocket port, the
 //! observability port): resolved, bound and registered with the loop.
 
+use std::fmt;
 use std::net::SocketAddr;
 
 use mio::net::TcpListener;
@@ -9,6 +10,41 @@ use mio::{Interest, Token};
 use crate::error::RuntimeError;
 use crate::event_loop::{EventLoop, Owner};
 use crate::tcp::listen;
+
+/// Which of the node's HTTP ports: both take connections the same way
+/// (the same cap, deadline and per-turn bound), the observability port
+/// without TLS and for `/healthz` and `/metrics` only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum HttpPort {
+    /// The server's WebSocket port (also `/healthz`, `/metrics` unless the
+    /// observability port is set).
+    WebSocket,
+    /// `dataExchange.metricsBindAddress`.
+    Observability,
+}
+
+impl fmt::Display for HttpPort {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            HttpPort::WebSocket => "server port",
+            HttpPort::Observability => "metrics port",
+        })
+    }
+}
+
+/// The listener of `port`, if it is bound (taking the two fields rather
+/// than the loop, so the loop's other fields stay free to borrow).
+pub(crate) fn listener_of<'a>(
+    server: &'a Option<(TcpListener, Token)>,
+    http: &'a Option<(TcpListener, Token)>,
+    port: HttpPort,
+) -> Option<&'a TcpListener> {
+    let bound = match port {
+        HttpPort::WebSocket => server,
+        HttpPort::Observability => http,
+    };
+    bound.as_ref().map(|(listener, _)| listener)
+}
 
 /// A bound, registered HTTP port.
 pub(crate) struct Bound {
